@@ -1,0 +1,191 @@
+// dockgated's entry point: options, logging, signals and the io_context; the work is in lib/.
+#include "dockgate/asio.hpp"
+#include "dockgate/controller.hpp"
+#include "dockgate/firewall.hpp"
+#include "dockgate/policy.hpp"
+#include "dockgate/version.hpp"
+
+#include <boost/program_options.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/systemd_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <iostream>
+
+namespace po = boost::program_options;
+using namespace dockgate;
+
+namespace {
+
+struct options {
+    std::string docker_host = "unix:///var/run/docker.sock";
+    std::string policy_path = "/etc/dockgate/policy.json";
+    std::string check_policy;
+    std::string log_level = "info";
+    ufw_settings ufw;
+    controller_settings controller;
+    bool remove_all = false;
+};
+
+std::shared_ptr<spdlog::logger> make_logger(const std::string& level) {
+    std::shared_ptr<spdlog::logger> log;
+    // JOURNAL_STREAM is set by systemd when stderr goes to the journal: log natively there.
+    if (std::getenv("JOURNAL_STREAM") != nullptr) {
+        log = std::make_shared<spdlog::logger>(
+            "dockgated", std::make_shared<spdlog::sinks::systemd_sink_mt>("dockgated", false));
+    } else {
+        log = std::make_shared<spdlog::logger>("dockgated",
+                                               std::make_shared<spdlog::sinks::stderr_sink_mt>());
+        log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    }
+    log->set_level(spdlog::level::from_str(level));
+    log->flush_on(spdlog::level::trace);
+    return log;
+}
+
+std::string socket_path_of(const std::string& docker_host) {
+    constexpr std::string_view scheme = "unix://";
+    if (!docker_host.starts_with(scheme)) {
+        throw std::invalid_argument("--docker-host must be unix:///path/to/docker.sock, got \"" +
+                                    docker_host + "\"");
+    }
+    return docker_host.substr(scheme.size());
+}
+
+int remove_all_rules(firewall& fw, spdlog::logger& log) {
+    boost::system::error_code ec;
+    const auto actual = fw.read_rules(ec);
+    if (ec) {
+        log.error("cannot read ufw's rules: {}", ec.message());
+        return 1;
+    }
+    int failures = 0;
+    const auto cleanup = make_plan({}, actual);
+    for (const auto& op : cleanup.ops) {
+        const auto result = fw.apply(op);
+        if (result.ec) {
+            ++failures;
+        }
+        log.info("removed {} of {}: {}", op.target.what.describe(), op.target.owner.name,
+                 to_string(result.verdict.outcome));
+    }
+    log.info("{} dockgate rule(s) removed, {} failure(s); rules without a dockgate tag untouched",
+             cleanup.ops.size() - static_cast<std::size_t>(failures), failures);
+    return failures == 0 ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char** argv) try {
+    options opt;
+    long long request_ms = 10000;
+    long long health_ms = 10000;
+    long long drift_s = 60;
+    long long ufw_ms = 30000;
+    long long coalesce_ms = 10;
+    po::options_description desc("dockgated " + std::string(version_string) +
+                                 ": keeps ufw route rules in step with Docker containers\nOptions");
+    desc.add_options()
+        ("help,h", "show this help")
+        ("version", "print the version")
+        ("docker-host", po::value(&opt.docker_host)->default_value(opt.docker_host), "Docker Engine socket")
+        ("policy", po::value(&opt.policy_path)->default_value(opt.policy_path), "policy file (built-in policy when absent)")
+        ("check-policy", po::value(&opt.check_policy)->value_name("FILE"), "validate a policy file and exit")
+        ("dry-run", po::bool_switch(&opt.controller.dry_run), "log the plan, change nothing in ufw")
+        ("remove-all-rules", po::bool_switch(&opt.remove_all), "delete every dockgate-owned ufw rule and exit (uninstall)")
+        ("log-level", po::value(&opt.log_level)->default_value(opt.log_level), "trace, debug, info, warn, error")
+        ("ufw", po::value(&opt.ufw.ufw_path)->default_value(opt.ufw.ufw_path), "ufw executable")
+        ("ufw-dir", po::value(&opt.ufw.config_dir)->default_value(opt.ufw.config_dir), "ufw's configuration directory")
+        ("request-timeout-ms", po::value(&request_ms)->default_value(request_ms), "deadline of each Docker request")
+        ("health-interval-ms", po::value(&health_ms)->default_value(health_ms), "Docker /_ping interval while streaming (0: off)")
+        ("drift-interval-s", po::value(&drift_s)->default_value(drift_s), "re-check ufw for hand edits every N s (0: off)")
+        ("ufw-timeout-ms", po::value(&ufw_ms)->default_value(ufw_ms), "deadline of each ufw run")
+        ("coalesce-ms", po::value(&coalesce_ms)->default_value(coalesce_ms), "window in which events are applied together");
+    po::variables_map vm;
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+    if (vm.count("help") != 0U) {
+        std::cout << desc << '\n';
+        return 0;
+    }
+    if (vm.count("version") != 0U) {
+        std::cout << "dockgated " << version_string << '\n';
+        return 0;
+    }
+    if (!opt.check_policy.empty()) {
+        policy_error error;
+        if (!load_policy_file(opt.check_policy, &error)) {
+            std::cerr << error.to_string() << '\n';
+            return 1;
+        }
+        std::cout << opt.check_policy << ": OK\n";
+        return 0;
+    }
+    auto log = make_logger(opt.log_level);
+    opt.controller.docker.socket_path = socket_path_of(opt.docker_host);
+    opt.controller.docker.request_timeout = std::chrono::milliseconds(request_ms);
+    opt.controller.health_interval = std::chrono::milliseconds(health_ms);
+    opt.controller.drift_interval = std::chrono::seconds(drift_s);
+    opt.controller.coalesce_window = std::chrono::milliseconds(coalesce_ms);
+    opt.ufw.timeout = std::chrono::milliseconds(ufw_ms);
+
+    policy_error error;
+    bool builtin = false;
+    auto pol = load_policy_file(opt.policy_path, &error, &builtin);
+    if (!pol) {
+        log->critical("policy refused: {}", error.to_string());
+        return 2;
+    }
+    log->info("dockgated {} starting; policy: {}", version_string,
+              builtin ? "built-in (" + opt.policy_path + " not found)" : opt.policy_path);
+    opt.ufw.include_ipv4 = pol->manage_ipv4;
+    ufw_firewall fw(opt.ufw);
+    if (opt.remove_all) {
+        return remove_all_rules(fw, *log);
+    }
+    const auto state = fw.probe();
+    if (!state.ufw_found) {
+        log->critical("ufw not found at {}; install ufw (apt-get install ufw)", opt.ufw.ufw_path);
+        return 2;
+    }
+    if (!state.ipv6_enabled) {
+        log->critical("IPv6 is disabled in ufw (IPV6=no in /etc/default/ufw); set IPV6=yes");
+        return 2;
+    }
+    if (!state.active) {
+        log->warn("ufw is inactive: rules are recorded but not enforced until `ufw enable`");
+    }
+
+    asio::io_context ioc;
+    controller ctl(ioc, opt.controller, std::move(*pol), fw, log);
+    asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [&](const boost::system::error_code& ec, int signo) {
+            if (ec) {
+                return;
+            }
+            if (signo == SIGHUP) {
+                policy_error reload_error;
+                auto fresh = load_policy_file(opt.policy_path, &reload_error);
+                if (fresh) {
+                    log->info("policy reloaded from {}", opt.policy_path);
+                    ctl.replace_policy(std::move(*fresh));
+                } else {
+                    log->error("policy reload refused, previous policy stays in force: {}",
+                               reload_error.to_string());
+                }
+                signals.async_wait(on_signal);
+                return;
+            }
+            ctl.stop();
+        };
+    signals.async_wait(on_signal);
+    ctl.start();
+    ioc.run();
+    log->info("stopped");
+    return 0;
+} catch (const std::exception& e) {
+    std::cerr << "dockgated: " << e.what() << '\n';
+    return 2;
+}

@@ -1,0 +1,111 @@
+// The daemon's core loop: follows Docker, keeps a container cache, and reconciles ufw to it.
+#pragma once
+
+#include "dockgate/asio.hpp"
+#include "dockgate/connection_fsm.hpp"
+#include "dockgate/container.hpp"
+#include "dockgate/docker_client.hpp"
+#include "dockgate/docker_event.hpp"
+#include "dockgate/firewall.hpp"
+#include "dockgate/labels.hpp"
+#include "dockgate/policy.hpp"
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <memory>
+#include <string>
+
+namespace dockgate {
+
+/// Every deadline and interval of the daemon, each with its default.
+struct controller_settings {
+    docker_settings docker;
+    backoff_settings backoff;
+    /// How often /_ping checks a quiet event stream; a failed ping reconnects.
+    std::chrono::milliseconds health_interval{10000};
+    /// Events within this window are applied together (start/die flapping collapses).
+    std::chrono::milliseconds coalesce_window{10};
+    /// Full re-read of ufw's rules to catch hand edits (drift); 0 disables.
+    std::chrono::milliseconds drift_interval{60000};
+    /// Longest event line accepted from the stream.
+    std::size_t max_event_line = 1U << 20U;
+    bool dry_run = false;
+};
+
+/// Counters and state for logs and the status view.
+struct controller_stats {
+    unsigned long events = 0;
+    unsigned long reconciles = 0;
+    unsigned long rules_added = 0;
+    unsigned long rules_removed = 0;
+    unsigned long failures = 0;
+    std::size_t owned_rules = 0;
+    bool synced_once = false;
+};
+
+class controller {
+  public:
+    /// `fw` and `log` must outlive the controller.
+    controller(asio::io_context& ioc, controller_settings settings, policy pol, firewall& fw,
+               std::shared_ptr<spdlog::logger> log);
+    controller(const controller&) = delete;
+    controller& operator=(const controller&) = delete;
+    ~controller();
+
+    /// Starts the Docker watch and the reconcile loops on the io_context.
+    void start();
+    /// Cancels everything; the loops unwind and io_context::run returns. Rules stay in place.
+    void stop();
+    /// Replaces the policy and reconciles (the caller validated it).
+    void replace_policy(policy pol);
+    /// Called after each reconcile that left ufw in sync (used for READY=1 later).
+    void on_synced(std::function<void()> callback) { synced_callback_ = std::move(callback); }
+
+    [[nodiscard]] const controller_stats& stats() const { return stats_; }
+    [[nodiscard]] conn_state connection() const { return fsm_.state(); }
+
+  private:
+    asio::awaitable<void> watch_docker();
+    asio::awaitable<void> reconcile_loop();
+    asio::awaitable<void> health_check(std::shared_ptr<bool> active);
+    asio::awaitable<error_code> take_snapshot();
+    asio::awaitable<void> refresh_changed_containers();
+    void note_container(const container_info& info, const char* why);
+    asio::awaitable<void> reconcile_once();
+    void handle_line(std::string_view line);
+    void mark_dirty();
+    std::vector<owned_rule> desired_rules();
+
+    template <class Work> auto off_loop(Work work) -> asio::awaitable<decltype(work())>;
+
+    asio::io_context& ioc_;
+    controller_settings settings_;
+    policy policy_;
+    firewall& firewall_;
+    std::shared_ptr<spdlog::logger> log_;
+    docker_client docker_;
+    connection_fsm fsm_;
+    std::unique_ptr<event_stream> stream_;
+    asio::steady_timer backoff_timer_;
+    asio::steady_timer dirty_signal_;  ///< timer used as a condition variable
+    asio::thread_pool worker_{1};      ///< the single thread that runs ufw
+    std::map<std::string, container_info> containers_;
+    /// Containers whose state must be re-read before the next reconcile (coalesced events).
+    std::set<std::string> to_inspect_;
+    asio::steady_timer health_timer_;
+    std::optional<std::chrono::steady_clock::time_point> retry_at_;
+    std::chrono::milliseconds retry_delay_{0};
+    bool snapshot_valid_ = false;
+    bool dirty_ = false;
+    bool stopping_ = false;
+    controller_stats stats_;
+    std::function<void()> synced_callback_;
+    std::chrono::steady_clock::time_point next_drift_check_;
+};
+
+} // namespace dockgate

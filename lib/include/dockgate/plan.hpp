@@ -1,0 +1,35 @@
+// The reconciler's pure core: desired rules versus rules found in ufw, as a minimal plan.
+#pragma once
+
+#include "dockgate/rule.hpp"
+#include "dockgate/rules_file.hpp"
+
+#include <string>
+#include <vector>
+
+namespace dockgate {
+
+enum class op_kind {
+    remove, ///< delete a dockgate rule that no running container wants
+    add,    ///< add a missing rule, or re-tag a rule now wanted by another container
+};
+const char* to_string(op_kind kind);
+
+struct rule_op {
+    op_kind kind = op_kind::add;
+    owned_rule target;
+    std::string reason; ///< "missing", "stale", "owner changed", "duplicate"
+    friend bool operator==(const rule_op&, const rule_op&) = default;
+};
+
+struct plan {
+    std::vector<rule_op> ops;                ///< removals first: stale access closes first
+    std::vector<owned_rule> admin_covered;   ///< wanted, but an identical admin rule exists
+    [[nodiscard]] bool empty() const { return ops.empty(); }
+};
+
+/// Computes the operations that turn `actual` into `desired`. Entries without a valid dockgate
+/// tag are never removed or re-tagged; a desired rule identical to one of them is not added.
+plan make_plan(const std::vector<owned_rule>& desired, const rules_file_contents& actual);
+
+} // namespace dockgate

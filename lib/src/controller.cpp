@@ -1,0 +1,400 @@
+// The watch loop (Docker connection lifecycle) and the reconcile loop (ufw convergence).
+#include "dockgate/controller.hpp"
+
+#include "dockgate/error.hpp"
+#include "dockgate/ndjson.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <random>
+
+namespace dockgate {
+namespace {
+
+/// Runs a blocking callable; spawned on the worker thread (a coroutine, not a capturing
+/// lambda coroutine, so its copy of `work` lives in the frame).
+template <class Work> asio::awaitable<decltype(std::declval<Work>()())> invoke(Work work) {
+    co_return work();
+}
+
+double random_unit() {
+    static thread_local std::mt19937 generator{std::random_device{}()};
+    return std::uniform_real_distribution<double>(0.0, 1.0)(generator);
+}
+
+const std::string events_filter = R"({"type":["container","network"],)"
+                                  R"("event":["start","die","destroy","connect","disconnect"]})";
+
+} // namespace
+
+template <class Work>
+auto controller::off_loop(Work work) -> asio::awaitable<decltype(work())> {
+    co_return co_await asio::co_spawn(worker_.get_executor(), invoke(std::move(work)),
+                                      asio::use_awaitable);
+}
+
+controller::controller(asio::io_context& ioc, controller_settings settings, policy pol,
+                       firewall& fw, std::shared_ptr<spdlog::logger> log)
+    : ioc_(ioc), settings_(std::move(settings)), policy_(std::move(pol)), firewall_(fw),
+      log_(std::move(log)), docker_(settings_.docker), fsm_(settings_.backoff, random_unit),
+      backoff_timer_(ioc), dirty_signal_(ioc), health_timer_(ioc) {}
+
+controller::~controller() { worker_.join(); }
+
+void controller::start() {
+    next_drift_check_ = std::chrono::steady_clock::now() + settings_.drift_interval;
+    asio::co_spawn(ioc_, watch_docker(), asio::detached);
+    asio::co_spawn(ioc_, reconcile_loop(), asio::detached);
+}
+
+void controller::stop() {
+    if (stopping_) {
+        return;
+    }
+    stopping_ = true;
+    log_->info("stopping; ufw rules stay in place");
+    if (stream_) {
+        stream_->close();
+    }
+    backoff_timer_.cancel();
+    dirty_signal_.cancel();
+    health_timer_.cancel();
+}
+
+void controller::replace_policy(policy pol) {
+    policy_ = std::move(pol);
+    for (const auto& [id, info] : containers_) {
+        note_container(info, "policy reloaded");
+    }
+    mark_dirty();
+}
+
+void controller::mark_dirty() {
+    dirty_ = true;
+    dirty_signal_.cancel();
+}
+
+void controller::note_container(const container_info& info, const char* why) {
+    const auto result = evaluate(info, policy_);
+    for (const auto& r : result.rejected) {
+        log_->warn("container {} ({}): label {}=\"{}\" rejected: {}", info.name, info.id.substr(0, 12),
+                   r.label, r.value, r.reason);
+    }
+    if (result.wants_anything()) {
+        log_->info("container {} ({}) {}: {} rule(s) wanted", info.name, info.id.substr(0, 12), why,
+                   result.rules.size());
+    }
+}
+
+void controller::handle_line(std::string_view line) {
+    const auto decoded = decode_event(line);
+    if (decoded.status == decode_status::malformed) {
+        log_->warn("skipped an event line Docker sent ({} bytes): {}", line.size(), decoded.reason);
+        return;
+    }
+    if (decoded.status != decode_status::relevant) {
+        return;
+    }
+    const auto& event = *decoded.event;
+    ++stats_.events;
+    log_->debug("event {} for container {}", to_string(event.kind), event.container_id.substr(0, 12));
+    if (event.kind == event_kind::container_stop) {
+        to_inspect_.erase(event.container_id);
+        if (containers_.erase(event.container_id) > 0) {
+            mark_dirty();
+        }
+        return;
+    }
+    to_inspect_.insert(event.container_id);
+    mark_dirty();
+}
+
+asio::awaitable<void> controller::watch_docker() {
+    ndjson_splitter splitter(
+        settings_.max_event_line, [this](std::string_view line) { handle_line(line); },
+        [this](std::size_t dropped) {
+            log_->warn("skipped an event line of {} bytes (over the {} byte limit)", dropped,
+                       settings_.max_event_line);
+        });
+    auto action = fsm_.on(conn_input::start);
+    const auto socket = settings_.docker.socket_path;
+    while (true) {
+        if (stopping_ && fsm_.state() != conn_state::stopped) {
+            action = fsm_.on(conn_input::stop);
+        }
+        auto report = [&](const char* what, const error_code& ec) {
+            if (action.report_failure) {
+                log_->warn("Docker at {}: {} failed: {}; retrying in {} ms (repeats of this "
+                           "error are not logged)",
+                           socket, what, ec.message(), action.wait.count());
+            }
+        };
+        switch (action.kind) {
+        case conn_action_kind::ping: {
+            const auto ec = co_await docker_.ping();
+            action = fsm_.on(ec ? conn_input::ping_failed : conn_input::ping_ok, ec);
+            report("ping", ec);
+            break;
+        }
+        case conn_action_kind::subscribe: {
+            stream_ = std::make_unique<event_stream>(ioc_.get_executor());
+            splitter.reset();
+            const auto ec = co_await stream_->open(
+                settings_.docker, docker_.versioned("/events?filters=" + url_encode(events_filter)));
+            action = fsm_.on(ec ? conn_input::subscribe_failed : conn_input::subscribed, ec);
+            report("event subscription", ec);
+            break;
+        }
+        case conn_action_kind::snapshot: {
+            const auto ec = co_await take_snapshot();
+            action = fsm_.on(ec ? conn_input::snapshot_failed : conn_input::snapshot_ok, ec);
+            report("container listing", ec);
+            break;
+        }
+        case conn_action_kind::stream: {
+            log_->info("{} to Docker at {} (API 1.{}), following events", 
+                       action.report_recovery ? "reconnected" : "connected", socket,
+                       docker_.api_minor());
+            auto active = std::make_shared<bool>(true);
+            asio::co_spawn(ioc_, health_check(active), asio::detached);
+            const auto ec = co_await stream_->read([&splitter](std::string_view bytes) {
+                splitter.feed(bytes);
+            });
+            *active = false;
+            health_timer_.cancel();
+            snapshot_valid_ = false;
+            action = fsm_.on(conn_input::stream_lost, ec);
+            if (!stopping_) {
+                log_->warn("Docker event stream lost: {}; rules stay as they are until resync",
+                           ec.message());
+            }
+            break;
+        }
+        case conn_action_kind::wait: {
+            error_code ec;
+            backoff_timer_.expires_after(action.wait);
+            co_await backoff_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            action = fsm_.on(conn_input::backoff_elapsed);
+            break;
+        }
+        case conn_action_kind::close:
+        case conn_action_kind::none:
+            if (stream_) {
+                stream_->close();
+            }
+            co_return;
+        }
+    }
+}
+
+asio::awaitable<void> controller::health_check(std::shared_ptr<bool> active) {
+    if (settings_.health_interval.count() == 0) {
+        co_return;
+    }
+    while (*active && !stopping_) {
+        error_code ec;
+        health_timer_.expires_after(settings_.health_interval);
+        co_await health_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (!*active || stopping_) {
+            co_return;
+        }
+        if (const auto ping_ec = co_await docker_.ping(); ping_ec && *active) {
+            log_->warn("Docker stopped answering /_ping ({}); reconnecting", ping_ec.message());
+            stream_->close();
+            co_return;
+        }
+    }
+}
+
+asio::awaitable<error_code> controller::take_snapshot() {
+    const auto reply = co_await docker_.get(docker_.versioned("/containers/json"));
+    if (reply.ec) {
+        co_return reply.ec;
+    }
+    const auto list = nlohmann::json::parse(reply.body, nullptr, false);
+    if (!list.is_array()) {
+        log_->error("Docker's container list is not a JSON array; keeping rules as they are");
+        co_return errc::docker_bad_reply;
+    }
+    std::map<std::string, container_info> fresh;
+    for (const auto& item : list) {
+        std::string why;
+        auto info = decode_list_item(item, &why);
+        if (!info) {
+            log_->warn("skipped a container in Docker's list: {}", why);
+            continue;
+        }
+        if (info->running) {
+            note_container(*info, "running");
+            fresh.emplace(info->id, std::move(*info));
+        }
+    }
+    containers_ = std::move(fresh);
+    to_inspect_.clear();
+    snapshot_valid_ = true;
+    log_->info("Docker snapshot: {} running container(s)", containers_.size());
+    mark_dirty();
+    co_return error_code{};
+}
+
+asio::awaitable<void> controller::refresh_changed_containers() {
+    while (!to_inspect_.empty() && !stopping_) {
+        const auto id = *to_inspect_.begin();
+        to_inspect_.erase(to_inspect_.begin());
+        const auto reply = co_await docker_.get(docker_.versioned("/containers/" + id + "/json"));
+        if (reply.ec == errc::docker_not_found) {
+            containers_.erase(id); // vanished between event and inspect: it is gone
+            continue;
+        }
+        if (reply.ec) {
+            log_->warn("inspect of container {} failed: {}; will resync", id.substr(0, 12),
+                       reply.ec.message());
+            to_inspect_.insert(id);
+            if (stream_) {
+                stream_->close(); // reconnect does a full snapshot, so nothing is lost
+            }
+            co_return;
+        }
+        std::string why;
+        const auto info = decode_inspect(nlohmann::json::parse(reply.body, nullptr, false), &why);
+        if (!info) {
+            log_->warn("inspect of container {} returned an unusable reply: {}", id.substr(0, 12),
+                       why);
+            continue;
+        }
+        if (!info->running) {
+            containers_.erase(id);
+            continue;
+        }
+        const auto known = containers_.find(id);
+        if (known == containers_.end() || !(known->second == *info)) {
+            note_container(*info, known == containers_.end() ? "started" : "changed");
+        }
+        containers_[id] = *info;
+    }
+}
+
+std::vector<owned_rule> controller::desired_rules() {
+    std::vector<owned_rule> desired;
+    for (const auto& [id, info] : containers_) {
+        auto result = evaluate(info, policy_);
+        std::move(result.rules.begin(), result.rules.end(), std::back_inserter(desired));
+    }
+    return desired;
+}
+
+asio::awaitable<void> controller::reconcile_loop() {
+    while (!stopping_) {
+        const auto now = std::chrono::steady_clock::now();
+        bool drift_check = false;
+        if (settings_.drift_interval.count() > 0 && now >= next_drift_check_) {
+            next_drift_check_ = now + settings_.drift_interval;
+            drift_check = true;
+        }
+        const bool retry_due = retry_at_ && now >= *retry_at_;
+        if (!dirty_ && !drift_check && !retry_due) {
+            auto wake = settings_.drift_interval.count() > 0 ? next_drift_check_
+                                                             : now + std::chrono::hours(24);
+            if (retry_at_) {
+                wake = std::min(wake, *retry_at_);
+            }
+            error_code ec;
+            dirty_signal_.expires_at(wake);
+            co_await dirty_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            continue;
+        }
+        if (!snapshot_valid_) {
+            // Without a current view of Docker, changing rules would act on stale data.
+            dirty_ = false;
+            continue;
+        }
+        if (dirty_ && settings_.coalesce_window.count() > 0) {
+            error_code ec;
+            dirty_signal_.expires_after(settings_.coalesce_window);
+            co_await dirty_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        dirty_ = false;
+        retry_at_.reset();
+        co_await refresh_changed_containers();
+        if (!stopping_ && snapshot_valid_) {
+            co_await reconcile_once();
+        }
+    }
+}
+
+asio::awaitable<void> controller::reconcile_once() {
+    ++stats_.reconciles;
+    auto desired = desired_rules();
+    error_code read_ec;
+    const auto actual =
+        co_await off_loop([this, &read_ec] { return firewall_.read_rules(read_ec); });
+    for (const auto& warning : actual.warnings) {
+        log_->warn("ufw rules file: {}", warning);
+    }
+    if (read_ec) {
+        ++stats_.failures;
+        log_->error("cannot read ufw's rules ({}); no change made", read_ec.message());
+        retry_delay_ = std::min(std::max(retry_delay_ * 2, std::chrono::milliseconds(1000)),
+                                std::chrono::milliseconds(60000));
+        retry_at_ = std::chrono::steady_clock::now() + retry_delay_;
+        co_return;
+    }
+    const auto todo = make_plan(desired, actual);
+    for (const auto& covered : todo.admin_covered) {
+        log_->info("container {}: {} already allowed by an admin rule; not adding a duplicate",
+                   covered.owner.name, covered.what.describe());
+    }
+    bool failed = false;
+    std::size_t owned = 0;
+    for (const auto& entry : actual.entries) {
+        owned += entry.owner ? 1U : 0U;
+    }
+    for (const auto& op : todo.ops) {
+        if (stopping_) {
+            co_return;
+        }
+        if (settings_.dry_run) {
+            log_->info("dry run: would {} {} ({}) for {}", to_string(op.kind), op.target.what.describe(),
+                       op.reason, op.target.owner.name);
+            continue;
+        }
+        const auto result = co_await off_loop([this, op] { return firewall_.apply(op); });
+        if (result.ec) {
+            ++stats_.failures;
+            failed = true;
+            log_->error("container {}: {} {} failed after {} ms: {} ({})", op.target.owner.name,
+                        to_string(op.kind), op.target.what.describe(), result.took.count(),
+                        result.ec.message(), result.verdict.detail);
+            continue;
+        }
+        if (op.kind == op_kind::add) {
+            ++stats_.rules_added;
+            ++owned;
+        } else {
+            ++stats_.rules_removed;
+            --owned;
+        }
+        log_->info("container {} ({}): {} {} [{}; {}] in {} ms", op.target.owner.name,
+                   op.target.owner.short_id, op.kind == op_kind::add ? "allowed" : "removed",
+                   op.target.what.describe(), op.reason, to_string(result.verdict.outcome),
+                   result.took.count());
+    }
+    stats_.owned_rules = owned;
+    if (failed) {
+        retry_delay_ = std::min(std::max(retry_delay_ * 2, std::chrono::milliseconds(1000)),
+                                std::chrono::milliseconds(60000));
+        retry_at_ = std::chrono::steady_clock::now() + retry_delay_;
+        log_->warn("retrying failed ufw operations in {} ms", retry_delay_.count());
+        co_return;
+    }
+    retry_delay_ = std::chrono::milliseconds(0);
+    if (!stats_.synced_once) {
+        stats_.synced_once = true;
+        log_->info("in sync: {} container(s), {} dockgate rule(s)", containers_.size(), owned);
+    }
+    if (synced_callback_) {
+        synced_callback_();
+    }
+}
+
+} // namespace dockgate

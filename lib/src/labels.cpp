@@ -1,0 +1,349 @@
+// Label grammar and policy checks: every label item becomes rules or a stated rejection.
+#include "dockgate/labels.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace dockgate {
+namespace {
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+std::vector<std::string> split_list(std::string_view text) {
+    std::vector<std::string> items;
+    while (true) {
+        const auto comma = text.find(',');
+        const auto item = trim(text.substr(0, comma));
+        if (!item.empty()) {
+            items.emplace_back(item);
+        }
+        if (comma == std::string_view::npos) {
+            return items;
+        }
+        text.remove_prefix(comma + 1);
+    }
+}
+
+std::optional<bool> parse_flag(std::string_view text) {
+    if (text == "true" || text == "yes" || text == "1" || text == "on") {
+        return true;
+    }
+    if (text == "false" || text == "no" || text == "0" || text == "off") {
+        return false;
+    }
+    return std::nullopt;
+}
+
+/// Bounded copy of untrusted label text for logs, so a huge or binary label stays readable.
+std::string printable(std::string_view text) {
+    std::string out;
+    for (const char c : text.substr(0, 128)) {
+        out += (c >= 0x20 && c < 0x7f) ? c : '?';
+    }
+    if (text.size() > 128) {
+        out += "...";
+    }
+    return out;
+}
+
+/// What one item of fw.allow asks for, after service/profile expansion.
+struct grant {
+    port_spec ports;
+    const profile* from_profile = nullptr;
+};
+
+class evaluator {
+  public:
+    evaluator(const container_info& c, const policy& p) : container_(c), pol_(p) {}
+
+    evaluation run() {
+        const auto tag = owner_tag::from_container(container_.id, container_.name);
+        if (!tag) {
+            return std::move(result_);
+        }
+        tag_ = *tag;
+        const auto grants = read_allow();
+        const auto sources = read_sources();
+        read_flags();
+        const auto destinations = read_destinations();
+        for (const auto& g : grants) {
+            const auto& srcs = (g.from_profile != nullptr && !g.from_profile->sources.empty())
+                                   ? g.from_profile->sources
+                                   : sources;
+            const bool limit = limit_ || (g.from_profile != nullptr && g.from_profile->limit);
+            const bool log = log_ || (g.from_profile != nullptr && g.from_profile->log);
+            for (const auto& dst : destinations) {
+                for (const auto& src : srcs) {
+                    if (src.v6 != dst.v6 && !src.is_any()) {
+                        continue;
+                    }
+                    rule r;
+                    r.kind = rule_kind::route;
+                    r.action = limit ? rule_action::limit : rule_action::allow;
+                    r.log = log;
+                    r.proto = g.ports.proto;
+                    r.port = g.ports.ports;
+                    r.destination = dst;
+                    r.source = src.is_any() ? any_of(dst.v6) : src;
+                    add(r, "allow");
+                }
+            }
+        }
+        read_publish();
+        return std::move(result_);
+    }
+
+  private:
+    static ip_prefix any_of(bool v6) {
+        ip_prefix any;
+        any.v6 = v6;
+        any.length = 0;
+        return any;
+    }
+
+    const std::string* label(const char* suffix) const {
+        const auto it = container_.labels.find(pol_.label_prefix + suffix);
+        return it == container_.labels.end() ? nullptr : &it->second;
+    }
+
+    void reject(const char* suffix, std::string_view value, std::string reason) {
+        result_.rejected.push_back({pol_.label_prefix + suffix, printable(value), std::move(reason)});
+    }
+
+    std::optional<std::string> port_refusal(const port_spec& spec) const {
+        for (const auto& denied : pol_.denied_ports) {
+            if (denied.proto == spec.proto && denied.ports.overlaps(spec.ports)) {
+                return "denied by policy (" + denied.to_string() + ")";
+            }
+        }
+        if (!pol_.allowed_ports.empty() &&
+            std::none_of(pol_.allowed_ports.begin(), pol_.allowed_ports.end(),
+                         [&spec](const port_spec& allowed) {
+                             return allowed.proto == spec.proto && allowed.ports.contains(spec.ports);
+                         })) {
+            return "not within the policy's allowed_ports";
+        }
+        return std::nullopt;
+    }
+
+    std::vector<grant> read_allow() {
+        std::vector<grant> grants;
+        const auto* text = label("allow");
+        if (text == nullptr) {
+            return grants;
+        }
+        for (const auto& item : split_list(*text)) {
+            std::vector<grant> asked;
+            if (const auto prof = pol_.profiles.find(item); prof != pol_.profiles.end()) {
+                for (const auto& spec : prof->second.ports) {
+                    asked.push_back({spec, &prof->second}); // the admin wrote it: no port checks
+                }
+                grants.insert(grants.end(), asked.begin(), asked.end());
+                continue;
+            }
+            if (pol_.mode == label_mode::strict) {
+                reject("allow", item, "strict policy: labels may only name profiles");
+                continue;
+            }
+            if (const auto svc = pol_.services.find(item); svc != pol_.services.end()) {
+                for (const auto& spec : svc->second) {
+                    asked.push_back({spec, nullptr});
+                }
+            } else {
+                std::string why;
+                const auto spec = parse_port_spec(item, &why);
+                if (!spec) {
+                    const bool looks_numeric = !item.empty() && item[0] >= '0' && item[0] <= '9';
+                    reject("allow", item,
+                           looks_numeric ? why : "unknown service or profile name");
+                    continue;
+                }
+                asked.push_back({*spec, nullptr});
+            }
+            for (const auto& g : asked) {
+                if (const auto refusal = port_refusal(g.ports)) {
+                    reject("allow", item, g.ports.to_string() + " " + *refusal);
+                } else {
+                    grants.push_back(g);
+                }
+            }
+        }
+        return grants;
+    }
+
+    std::vector<ip_prefix> read_sources() {
+        const auto* text = label("allow.from");
+        if (text == nullptr) {
+            // No label: anyone the policy lets labels name (any, by default).
+            return pol_.sources;
+        }
+        std::vector<ip_prefix> sources;
+        for (const auto& item : split_list(*text)) {
+            std::string why;
+            const auto prefix = parse_prefix(item == "any" ? "::/0" : item, &why);
+            if (!prefix) {
+                reject("allow.from", item, why);
+                continue;
+            }
+            const bool permitted = std::any_of(pol_.sources.begin(), pol_.sources.end(),
+                                               [&](const ip_prefix& p) { return prefix->within(p); });
+            if (!permitted) {
+                reject("allow.from", item, "source not within the policy's sources");
+                continue;
+            }
+            sources.push_back(*prefix);
+        }
+        // An unusable from-list never falls back to "any": that would widen access.
+        return sources;
+    }
+
+    void read_flags() {
+        for (const auto& [suffix, flag] : {std::pair{"limit", &limit_}, std::pair{"log", &log_}}) {
+            if (const auto* text = label(suffix)) {
+                const auto value = parse_flag(trim(*text));
+                if (value) {
+                    *flag = *value;
+                } else {
+                    reject(suffix, *text, "must be true or false");
+                }
+            }
+        }
+    }
+
+    std::vector<ip_prefix> read_destinations() {
+        std::set<std::string> wanted_networks;
+        if (const auto* text = label("networks")) {
+            for (const auto& name : split_list(*text)) {
+                wanted_networks.insert(name);
+            }
+        }
+        std::vector<ip_prefix> out;
+        for (const auto& net : container_.networks) {
+            if (!wanted_networks.empty() && !wanted_networks.contains(net.network)) {
+                continue;
+            }
+            if (!pol_.networks.empty() &&
+                std::find(pol_.networks.begin(), pol_.networks.end(), net.network) ==
+                    pol_.networks.end()) {
+                continue;
+            }
+            for (const auto* address : {&net.global_ipv6, &net.ipv4}) {
+                if (address->empty() || (address == &net.ipv4 && !pol_.manage_ipv4)) {
+                    continue;
+                }
+                const auto parsed = parse_prefix(*address);
+                if (!parsed || !parsed->is_host()) {
+                    continue;
+                }
+                const auto scope = scope_of(*parsed);
+                const bool eligible =
+                    scope != address_scope::link_local &&
+                    (!parsed->v6 ||
+                     std::any_of(pol_.prefixes.begin(), pol_.prefixes.end(),
+                                 [&](const ip_prefix& p) { return parsed->within(p); }));
+                if (eligible && std::find(out.begin(), out.end(), *parsed) == out.end()) {
+                    out.push_back(*parsed);
+                }
+            }
+        }
+        return out;
+    }
+
+    void read_publish() {
+        const auto* text = label("publish");
+        if (text == nullptr) {
+            return;
+        }
+        if (!pol_.allow_publish) {
+            reject("publish", *text, "policy does not allow opening published host ports");
+            return;
+        }
+        std::vector<port_binding> chosen;
+        for (const auto& item : split_list(*text)) {
+            if (item == "auto") {
+                chosen.insert(chosen.end(), container_.published.begin(), container_.published.end());
+                continue;
+            }
+            std::string why;
+            const auto spec = parse_port_spec(item, &why);
+            if (!spec || spec->ports.first != spec->ports.last) {
+                reject("publish", item, spec ? "a single host port is expected" : why);
+                continue;
+            }
+            const auto binding = std::find_if(
+                container_.published.begin(), container_.published.end(),
+                [&](const port_binding& b) {
+                    return b.host_port == spec->ports.first &&
+                           (item.find('/') == std::string::npos || b.proto == to_string(spec->proto));
+                });
+            if (binding == container_.published.end()) {
+                reject("publish", item, "not a published host port of this container");
+                continue;
+            }
+            chosen.push_back(*binding);
+        }
+        for (const auto& b : chosen) {
+            const auto proto = parse_protocol(b.proto);
+            if (!proto) {
+                reject("publish", std::to_string(b.host_port) + "/" + b.proto, "protocol not supported");
+                continue;
+            }
+            const port_spec spec{{b.host_port, b.host_port}, *proto};
+            if (const auto refusal = port_refusal(spec)) {
+                reject("publish", spec.to_string(), *refusal);
+                continue;
+            }
+            rule r;
+            r.kind = rule_kind::input;
+            r.action = limit_ ? rule_action::limit : rule_action::allow;
+            r.log = log_;
+            r.proto = *proto;
+            r.port = spec.ports;
+            r.destination = any_of(true);
+            r.source = any_of(true);
+            add(r, "publish");
+        }
+    }
+
+    void add(const rule& r, const char* suffix) {
+        for (const auto& existing : result_.rules) {
+            if (existing.what == r) {
+                return;
+            }
+        }
+        if (result_.rules.size() >= pol_.max_rules_per_container) {
+            if (!cap_reported_) {
+                reject(suffix, r.describe(),
+                       "over the policy's limit of " + std::to_string(pol_.max_rules_per_container) +
+                           " rules per container; further rules dropped");
+                cap_reported_ = true;
+            }
+            return;
+        }
+        result_.rules.push_back({r, tag_});
+    }
+
+    const container_info& container_;
+    const policy& pol_;
+    evaluation result_;
+    owner_tag tag_;
+    bool limit_ = false;
+    bool log_ = false;
+    bool cap_reported_ = false;
+};
+
+} // namespace
+
+evaluation evaluate(const container_info& container, const policy& pol) {
+    return evaluator(container, pol).run();
+}
+
+} // namespace dockgate

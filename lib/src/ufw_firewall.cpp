@@ -1,0 +1,117 @@
+// The ufw CLI adapter: argv built from canonical rules, outcomes parsed from ufw's output.
+#include "dockgate/firewall.hpp"
+
+#include "dockgate/error.hpp"
+#include "dockgate/process.hpp"
+
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+namespace dockgate {
+namespace {
+
+std::optional<std::string> read_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) {
+        return std::nullopt;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+/// Value of KEY=value in a shell-style settings file (ufw.conf, /etc/default/ufw).
+std::string setting(const std::string& text, const std::string& key) {
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        if (line.starts_with(key + "=")) {
+            auto value = line.substr(key.size() + 1);
+            std::erase(value, '"');
+            std::erase(value, '\'');
+            return value;
+        }
+    }
+    return {};
+}
+
+} // namespace
+
+bool outcome_confirms(op_kind kind, ufw_outcome outcome) {
+    switch (outcome) {
+    case ufw_outcome::added:
+    case ufw_outcome::updated:
+    case ufw_outcome::already_present: return kind == op_kind::add;
+    case ufw_outcome::deleted:
+    case ufw_outcome::not_found: return kind == op_kind::remove;
+    case ufw_outcome::recorded: return true;
+    case ufw_outcome::error: return false;
+    }
+    return false;
+}
+
+firewall_state ufw_firewall::probe() {
+    firewall_state state;
+    state.ufw_found = ::access(settings_.ufw_path.c_str(), X_OK) == 0;
+    const auto defaults = read_file(settings_.defaults_file);
+    state.ipv6_enabled = defaults && setting(*defaults, "IPV6") == "yes";
+    const auto conf = read_file(settings_.config_dir + "/ufw.conf");
+    state.active = conf && setting(*conf, "ENABLED") == "yes";
+    return state;
+}
+
+rules_file_contents ufw_firewall::read_rules(boost::system::error_code& ec) {
+    rules_file_contents all;
+    std::vector<std::string> files{settings_.config_dir + "/user6.rules"};
+    if (settings_.include_ipv4) {
+        files.push_back(settings_.config_dir + "/user.rules");
+    }
+    for (const auto& path : files) {
+        const auto text = read_file(path);
+        if (!text) {
+            ec = errc::rules_file_unreadable;
+            all.warnings.push_back(path + ": cannot read");
+            return all;
+        }
+        auto part = parse_rules_file(*text);
+        for (auto& warning : part.warnings) {
+            all.warnings.push_back(path + ": " + warning);
+        }
+        std::move(part.entries.begin(), part.entries.end(), std::back_inserter(all.entries));
+    }
+    ec = {};
+    return all;
+}
+
+apply_result ufw_firewall::apply(const rule_op& op) {
+    const auto comment = op.target.owner.to_comment();
+    std::vector<std::string> argv{settings_.ufw_path};
+    auto args = op.kind == op_kind::add ? op.target.what.ufw_add_args(comment)
+                                        : op.target.what.ufw_delete_args(comment);
+    argv.insert(argv.end(), args.begin(), args.end());
+    const auto started = std::chrono::steady_clock::now();
+    const auto run = run_process(argv, {"LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+                                 settings_.timeout);
+    apply_result result;
+    result.took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    if (!run.spawn_error.empty()) {
+        result.verdict = {ufw_outcome::error, run.spawn_error};
+        result.ec = errc::ufw_failed;
+        return result;
+    }
+    if (run.timed_out) {
+        result.verdict = {ufw_outcome::error, "killed after " +
+                                                  std::to_string(settings_.timeout.count()) + " ms"};
+        result.ec = errc::ufw_timeout;
+        return result;
+    }
+    result.verdict = classify_ufw_output(run.exit_code, run.out, run.err);
+    if (!outcome_confirms(op.kind, result.verdict.outcome)) {
+        result.ec = result.verdict.outcome == ufw_outcome::error ? errc::ufw_failed
+                                                                 : errc::ufw_unexpected_output;
+    }
+    return result;
+}
+
+} // namespace dockgate
