@@ -9,6 +9,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -178,11 +179,23 @@ int main(int argc, char** argv) try {
                 signals.async_wait(on_signal);
                 return;
             }
+            // Cancel, do not stop the io_context: the loops unwind and run() returns by itself.
             ctl.stop();
+            signals.cancel();
         };
     signals.async_wait(on_signal);
+    // READY=1 only after the first reconcile has left ufw in step with Docker.
+    bool ready_sent = false;
+    ctl.on_synced([&] {
+        const auto& st = ctl.stats();
+        const auto status = "STATUS=In sync: " + std::to_string(st.owned_rules) + " rule(s), " +
+                            std::to_string(st.events) + " event(s) seen";
+        sd_notify(0, ((ready_sent ? "" : "READY=1\n") + status).c_str());
+        ready_sent = true;
+    });
     ctl.start();
     ioc.run();
+    sd_notify(0, "STOPPING=1");
     log->info("stopped");
     return 0;
 } catch (const std::exception& e) {

@@ -57,8 +57,11 @@ std::chrono::milliseconds connection_fsm::next_delay() {
 }
 
 conn_action connection_fsm::fail(boost::system::error_code ec) {
-    conn_action action{conn_action_kind::wait, next_delay(), ec != last_reported_, false};
+    // Report when the failing step or the error changes, not on every retry of the same one.
+    const bool changed = ec != last_reported_ || state_ != last_failed_state_;
+    conn_action action{conn_action_kind::wait, next_delay(), changed, false};
     last_reported_ = ec;
+    last_failed_state_ = state_;
     ++attempt_;
     failed_since_streaming_ = true;
     state_ = conn_state::backing_off;
@@ -106,6 +109,7 @@ conn_action connection_fsm::on(conn_input input, boost::system::error_code ec) {
             action.report_recovery = failed_since_streaming_;
             attempt_ = 0;
             last_reported_ = {};
+            last_failed_state_ = conn_state::idle;
             failed_since_streaming_ = false;
             return action;
         }

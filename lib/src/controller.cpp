@@ -17,6 +17,15 @@ template <class Work> asio::awaitable<decltype(std::declval<Work>()())> invoke(W
     co_return work();
 }
 
+/// Counts a loop as running for the lifetime of its coroutine frame.
+struct loop_guard {
+    explicit loop_guard(int& counter) : counter_(counter) { ++counter_; }
+    loop_guard(const loop_guard&) = delete;
+    loop_guard& operator=(const loop_guard&) = delete;
+    ~loop_guard() { --counter_; }
+    int& counter_;
+};
+
 double random_unit() {
     static thread_local std::mt19937 generator{std::random_device{}()};
     return std::uniform_real_distribution<double>(0.0, 1.0)(generator);
@@ -69,6 +78,11 @@ void controller::replace_policy(policy pol) {
     mark_dirty();
 }
 
+void controller::schedule_retry() {
+    retry_delay_ = std::min(std::max(retry_delay_ * 2, settings_.retry_initial), settings_.retry_max);
+    retry_at_ = std::chrono::steady_clock::now() + retry_delay_;
+}
+
 void controller::mark_dirty() {
     dirty_ = true;
     dirty_signal_.cancel();
@@ -110,6 +124,7 @@ void controller::handle_line(std::string_view line) {
 }
 
 asio::awaitable<void> controller::watch_docker() {
+    const loop_guard running(running_loops_);
     ndjson_splitter splitter(
         settings_.max_event_line, [this](std::string_view line) { handle_line(line); },
         [this](std::size_t dropped) {
@@ -188,6 +203,7 @@ asio::awaitable<void> controller::watch_docker() {
 }
 
 asio::awaitable<void> controller::health_check(std::shared_ptr<bool> active) {
+    const loop_guard running(running_loops_);
     if (settings_.health_interval.count() == 0) {
         co_return;
     }
@@ -284,6 +300,7 @@ std::vector<owned_rule> controller::desired_rules() {
 }
 
 asio::awaitable<void> controller::reconcile_loop() {
+    const loop_guard running(running_loops_);
     while (!stopping_) {
         const auto now = std::chrono::steady_clock::now();
         bool drift_check = false;
@@ -326,17 +343,17 @@ asio::awaitable<void> controller::reconcile_once() {
     ++stats_.reconciles;
     auto desired = desired_rules();
     error_code read_ec;
-    const auto actual =
-        co_await off_loop([this, &read_ec] { return firewall_.read_rules(read_ec); });
+    // Lambdas are named before co_await: GCC 12 destroys temporaries in a co_await
+    // expression twice (PR 107288 family).
+    auto read_work = [this, &read_ec] { return firewall_.read_rules(read_ec); };
+    const auto actual = co_await off_loop(std::move(read_work));
     for (const auto& warning : actual.warnings) {
         log_->warn("ufw rules file: {}", warning);
     }
     if (read_ec) {
         ++stats_.failures;
         log_->error("cannot read ufw's rules ({}); no change made", read_ec.message());
-        retry_delay_ = std::min(std::max(retry_delay_ * 2, std::chrono::milliseconds(1000)),
-                                std::chrono::milliseconds(60000));
-        retry_at_ = std::chrono::steady_clock::now() + retry_delay_;
+        schedule_retry();
         co_return;
     }
     const auto todo = make_plan(desired, actual);
@@ -358,7 +375,8 @@ asio::awaitable<void> controller::reconcile_once() {
                        op.reason, op.target.owner.name);
             continue;
         }
-        const auto result = co_await off_loop([this, op] { return firewall_.apply(op); });
+        auto apply_work = [this, op] { return firewall_.apply(op); };
+        const auto result = co_await off_loop(std::move(apply_work));
         if (result.ec) {
             ++stats_.failures;
             failed = true;
@@ -381,9 +399,7 @@ asio::awaitable<void> controller::reconcile_once() {
     }
     stats_.owned_rules = owned;
     if (failed) {
-        retry_delay_ = std::min(std::max(retry_delay_ * 2, std::chrono::milliseconds(1000)),
-                                std::chrono::milliseconds(60000));
-        retry_at_ = std::chrono::steady_clock::now() + retry_delay_;
+        schedule_retry();
         log_->warn("retrying failed ufw operations in {} ms", retry_delay_.count());
         co_return;
     }

@@ -29,8 +29,8 @@ enum class conn_action_kind { ping, subscribe, snapshot, stream, wait, close, no
 struct conn_action {
     conn_action_kind kind = conn_action_kind::none;
     std::chrono::milliseconds wait{0}; ///< for `wait`
-    /// True when this failure differs from the last one reported: log it. Repeats of the same
-    /// failure (socket still missing) stay quiet until something changes.
+    /// True when this failure (step or error) differs from the last one reported: log it.
+    /// Repeats of the same failure (socket still missing) stay quiet until something changes.
     bool report_failure = false;
     /// True on entering `streaming` after at least one failure: log the recovery.
     bool report_recovery = false;
@@ -62,6 +62,7 @@ class connection_fsm {
     unsigned attempt_ = 0;
     unsigned long connections_ = 0;
     boost::system::error_code last_reported_;
+    conn_state last_failed_state_ = conn_state::idle;
     bool failed_since_streaming_ = false;
 };
 

@@ -32,6 +32,9 @@ struct controller_settings {
     std::chrono::milliseconds coalesce_window{10};
     /// Full re-read of ufw's rules to catch hand edits (drift); 0 disables.
     std::chrono::milliseconds drift_interval{60000};
+    /// First and longest wait before failed ufw operations are tried again.
+    std::chrono::milliseconds retry_initial{1000};
+    std::chrono::milliseconds retry_max{60000};
     /// Longest event line accepted from the stream.
     std::size_t max_event_line = 1U << 20U;
     bool dry_run = false;
@@ -68,6 +71,8 @@ class controller {
 
     [[nodiscard]] const controller_stats& stats() const { return stats_; }
     [[nodiscard]] conn_state connection() const { return fsm_.state(); }
+    /// True once stop() was called and every loop of the controller has returned.
+    [[nodiscard]] bool finished() const { return stopping_ && running_loops_ == 0; }
 
   private:
     asio::awaitable<void> watch_docker();
@@ -79,6 +84,7 @@ class controller {
     asio::awaitable<void> reconcile_once();
     void handle_line(std::string_view line);
     void mark_dirty();
+    void schedule_retry();
     std::vector<owned_rule> desired_rules();
 
     template <class Work> auto off_loop(Work work) -> asio::awaitable<decltype(work())>;
@@ -103,6 +109,7 @@ class controller {
     bool snapshot_valid_ = false;
     bool dirty_ = false;
     bool stopping_ = false;
+    int running_loops_ = 0;
     controller_stats stats_;
     std::function<void()> synced_callback_;
     std::chrono::steady_clock::time_point next_drift_check_;

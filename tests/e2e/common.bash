@@ -1,0 +1,66 @@
+# Shared helpers for the end-to-end tests: run dockgated inside the lab and assert on results.
+# Sourced after tests/lab/lab.sh. Every wait is capped; nothing sleeps blindly.
+
+DOCKGATED=${DOCKGATED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/daemon/dockgated}
+E2E_FAILURES=0
+
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; E2E_FAILURES=$((E2E_FAILURES + 1)); }
+# check DESCRIPTION CMD...: runs CMD, records PASS/FAIL.
+check() {
+  local what=$1; shift
+  if "$@"; then pass "$what"; else fail "$what"; fi
+}
+# check_not DESCRIPTION CMD...: CMD must fail.
+check_not() {
+  local what=$1; shift
+  if "$@"; then fail "$what"; else pass "$what"; fi
+}
+finish() {
+  if ((E2E_FAILURES)); then
+    echo "--- dockgated log (last 60 lines) ---"; tail -n 60 "${DG_LOG:-/dev/null}" 2>/dev/null || true
+    echo "$E2E_FAILURES check(s) failed"; exit 1
+  fi
+  echo "all checks passed"
+}
+
+# dg_start [dockgated options...]: starts dockgated inside the host lab (it must see the
+# lab's private /etc/ufw), logging to $DG_LOG; sets DG_PID.
+dg_start() {
+  DG_LOG=${DG_LOG:-$LAB_DIR/dockgated.log}
+  : > "$DG_LOG.offset"
+  echo "--- dockgated start $(date +%T.%N)" >> "$DG_LOG"
+  lab_host "$DOCKGATED" --docker-host "unix://$LAB_DOCKER_SOCK" "$@" >> "$DG_LOG" 2>&1 &
+  DG_PID=$!
+}
+# dg_stop [SIGNAL]: stops dockgated (default TERM) and waits for it, capped at 15 s.
+dg_stop() {
+  local sig=${1:-TERM}
+  [[ -n "${DG_PID:-}" ]] || return 0
+  kill -s "$sig" "$DG_PID" 2>/dev/null || true
+  lab_wait_until 15 dg_exited || kill -KILL "$DG_PID" 2>/dev/null || true
+  wait "$DG_PID" 2>/dev/null || true
+  DG_PID=
+}
+dg_exited() { ! kill -0 "$DG_PID" 2>/dev/null; }
+# dg_log_count PATTERN: how many log lines match (fixed string).
+dg_log_count() { grep -cF -- "$1" "$DG_LOG" 2>/dev/null || true; }
+# dg_wait_log PATTERN [CAP] [MIN_COUNT]: waits until PATTERN has appeared MIN_COUNT times.
+dg_wait_log() {
+  local pattern=$1 cap=${2:-20} min=${3:-1}
+  lab_wait_until "$cap" dg_log_has "$pattern" "$min"
+}
+dg_log_has() { (( $(dg_log_count "$1") >= $2 )); }
+
+# The tuple lines of the lab's user6.rules (the source of truth ufw reloads from).
+lab_tuples() { lab_host grep '^### tuple ###' /etc/ufw/user6.rules || true; }
+# has_rule_for ADDR PORT: a dockgate-tagged route rule to ADDR port PORT exists in ufw.
+has_rule_for() {
+  local tag; tag=$(printf 'dockgate:' | od -An -tx1 | tr -d ' \n')
+  lab_tuples | grep -F "route:allow tcp $2 $1 any ::/0 in comment=$tag" >/dev/null
+}
+reachable() { lab_probe_tcp "$@"; }
+# eventually_reachable / eventually_blocked ADDR PORT [CAP]
+eventually_reachable() { lab_wait_until "${3:-15}" lab_probe_tcp "$1" "$2"; }
+eventually_blocked() { lab_wait_until "${3:-15}" probe_blocked "$1" "$2"; }
+probe_blocked() { ! lab_probe_tcp "$1" "$2"; }

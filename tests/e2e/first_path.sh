@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# End-to-end, first path: labels become ufw route rules and real packets prove it (issue 2).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lab/lab.sh"
+source "$here/common.bash"
+
+lab_up
+echo "lab $LAB_ID up: docker at $LAB_DOCKER_SOCK, network $LAB_NET ($LAB_SUBNET6)"
+
+# The admin's own rules, added before dockgate ever runs; they must survive untouched.
+lab_ufw route allow proto tcp from any to "${LAB_SUBNET6%/*}9999" port 9999 comment 'admin: keep me' >/dev/null
+admin_before=$(lab_tuples | grep -v "$(printf 'dockgate:' | od -An -tx1 | tr -d ' \n')")
+
+# A labelled container that exists before the daemon starts gets its rule at startup.
+lab_run_web early --label fw.allow=http >/dev/null
+early=$(lab_ip6 early)
+check_not "before dockgate: port 80 of $early is blocked (ufw default deny routed)" reachable "$early" 80
+
+dg_start --policy /nonexistent/policy.json
+check "dockgated reports being in sync" dg_wait_log "in sync:" 30
+check "container started before the daemon: port 80 opened at startup" eventually_reachable "$early" 80
+check "the rule is a normal ufw rule with dockgate's tag" has_rule_for "$early" 80
+ufw_lists() { lab_ufw status | grep -Eq "^$1 80/tcp +ALLOW FWD"; }
+check "it is listed by ufw status as ALLOW FWD" ufw_lists "$early"
+
+# A container started while the daemon runs.
+lab_run_web web --label fw.allow=http >/dev/null
+web=$(lab_ip6 web)
+check "labelled container: port 80 of $web reachable from outside" eventually_reachable "$web" 80
+check_not "unlabelled port 81 of the same container (a listener is there) stays blocked" reachable "$web" 81
+
+# An unlabelled container gets nothing.
+lab_run_web plain >/dev/null
+plain=$(lab_ip6 plain)
+check_not "unlabelled container: port 80 blocked" reachable "$plain" 80
+
+# Stopping the container removes exactly its rule.
+lab_docker stop -t 1 web >/dev/null
+check "after docker stop: port 80 of $web blocked again" eventually_blocked "$web" 80
+check_not "its rule is gone from user6.rules" has_rule_for "$web" 80
+check "the other container keeps its rule" reachable "$early" 80
+
+# SIGTERM keeps the rules: a daemon restart causes no outage.
+dg_stop TERM
+check "after SIGTERM the rules stay: $early still reachable" reachable "$early" 80
+
+admin_after=$(lab_tuples | grep -v "$(printf 'dockgate:' | od -An -tx1 | tr -d ' \n')")
+check "the admin's rules are untouched" test "$admin_before" = "$admin_after"
+has_admin_rule() { grep -q ' 9999 ' <<<"$admin_after"; }
+check "the admin's rule on port 9999 is still there" has_admin_rule
+finish

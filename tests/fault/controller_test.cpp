@@ -1,0 +1,301 @@
+// The controller against a fake Docker Engine with injected faults: every test ends connected
+// and with ufw exactly in step with the containers.
+#include "dockgate/controller.hpp"
+
+#include "../support/fake_engine.hpp"
+#include "../support/fake_firewall.hpp"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <sstream>
+
+namespace dockgate {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::container_id;
+using testing::fake_container;
+
+fake_container web(int n, const std::string& ip, const std::string& allow = "http") {
+    return {container_id(n), "web" + std::to_string(n), {{"fw.allow", allow}}, {{"v6net", ip}}};
+}
+
+std::string route_tuple(const std::string& ip, int port) {
+    return "route:allow tcp " + std::to_string(port) + " " + ip + " any ::/0 in";
+}
+
+class controller_test : public ::testing::Test {
+  protected:
+    controller_test() {
+        log_ = std::make_shared<spdlog::logger>(
+            "test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text_));
+        log_->set_level(spdlog::level::debug);
+        settings_.docker.socket_path = engine_.socket_path();
+        settings_.docker.request_timeout = 300ms;
+        settings_.backoff = {10ms, 80ms};
+        settings_.health_interval = 100ms;
+        settings_.coalesce_window = 1ms;
+        settings_.drift_interval = 0ms;
+        settings_.max_event_line = 4096;
+    }
+
+    ~controller_test() override {
+        if (ctl_) {
+            ctl_->stop();
+            EXPECT_TRUE(run_until([this] { return ctl_->finished(); }, 3s))
+                << "the daemon did not unwind after stop()";
+        }
+    }
+
+    void start() {
+        ctl_ = std::make_unique<controller>(ioc_, settings_, builtin_policy(), firewall_, log_);
+        ctl_->on_synced([this] { ++synced_; });
+        ctl_->start();
+    }
+
+    /// Runs the io_context until `done` holds, at most `cap`.
+    bool run_until(const std::function<bool()>& done, std::chrono::milliseconds cap = 5s) {
+        const auto end = std::chrono::steady_clock::now() + cap;
+        while (std::chrono::steady_clock::now() < end) {
+            if (done()) {
+                return true;
+            }
+            ioc_.restart();
+            ioc_.run_for(2ms);
+        }
+        return done();
+    }
+
+    /// Connected, streaming, and ufw holds exactly `tuples` (all dockgate-owned).
+    bool in_sync_with(std::vector<std::string> tuples) {
+        std::vector<std::string> actual;
+        for (const auto& line : firewall_.listing()) {
+            if (line.find("|dockgate:") != std::string::npos) {
+                actual.push_back(line.substr(0, line.find('|')));
+            }
+        }
+        std::sort(actual.begin(), actual.end());
+        std::sort(tuples.begin(), tuples.end());
+        return ctl_->connection() == conn_state::streaming && actual == tuples;
+    }
+
+    std::size_t log_count(const std::string& needle) const {
+        const auto text = log_text_.str();
+        std::size_t count = 0;
+        for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+            ++count;
+        }
+        return count;
+    }
+
+    asio::io_context ioc_;
+    testing::fake_engine engine_{ioc_};
+    testing::fake_firewall firewall_;
+    std::ostringstream log_text_;
+    std::shared_ptr<spdlog::logger> log_;
+    controller_settings settings_;
+    std::unique_ptr<controller> ctl_;
+    int synced_ = 0;
+};
+
+TEST_F(controller_test, running_containers_get_their_rules_at_startup) {
+    const auto a = web(1, "2001:db8:1::2");
+    engine_.containers[a.id] = a;
+    start();
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::2", 80)}); }))
+        << log_text_.str();
+    EXPECT_GE(synced_, 1);
+    // The stream is opened before the containers are listed, so nothing falls in between.
+    ASSERT_GE(engine_.targets.size(), 3U);
+    EXPECT_NE(engine_.targets[1].find("/events"), std::string::npos);
+    EXPECT_NE(engine_.targets[2].find("/containers/json"), std::string::npos);
+}
+
+TEST_F(controller_test, start_and_die_events_add_and_remove_rules) {
+    start();
+    ASSERT_TRUE(run_until([&] { return engine_.open_streams() == 1 && synced_ >= 1; }));
+    const auto a = web(2, "2001:db8:1::3");
+    engine_.containers[a.id] = a;
+    engine_.container_event("start", a);
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::3", 80)}); }));
+    engine_.containers.erase(a.id);
+    engine_.container_event("die", a);
+    ASSERT_TRUE(run_until([&] { return in_sync_with({}); })) << log_text_.str();
+}
+
+TEST_F(controller_test, stream_cut_mid_chunk_reconnects_and_catches_up_on_the_gap) {
+    const auto a = web(3, "2001:db8:1::4");
+    engine_.containers[a.id] = a;
+    start();
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::4", 80)}); }));
+    engine_.raw("7b\r\n{\"Type\":\"container\",\"Act"); // a chunk announced, then cut short
+    engine_.cut_streams();
+    // While the stream is down, one container goes and another comes: no events for either.
+    engine_.containers.erase(a.id);
+    const auto b = web(4, "2001:db8:1::5");
+    engine_.containers[b.id] = b;
+    ASSERT_TRUE(run_until([&] {
+        return engine_.events_connections == 2 && in_sync_with({route_tuple("2001:db8:1::5", 80)});
+    })) << log_text_.str();
+}
+
+TEST_F(controller_test, garbage_and_oversized_lines_are_skipped_without_losing_the_stream) {
+    start();
+    ASSERT_TRUE(run_until([&] { return engine_.open_streams() == 1 && synced_ >= 1; }));
+    engine_.chunk("this is not json\n");
+    engine_.chunk("{\"Type\":\"container\"}\n");
+    engine_.chunk(std::string(10000, 'x') + "\n"); // over max_event_line
+    const auto a = web(5, "2001:db8:1::6");
+    engine_.containers[a.id] = a;
+    engine_.container_event("start", a);
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::6", 80)}); }));
+    EXPECT_EQ(engine_.events_connections, 1) << "a bad line must not cost the stream";
+    EXPECT_EQ(log_count("skipped an event line"), 3U) << log_text_.str();
+}
+
+TEST_F(controller_test, event_headers_that_never_come_time_out_and_are_retried) {
+    engine_.events_headers_never = true;
+    start();
+    ASSERT_TRUE(run_until([&] { return log_count("event subscription failed") == 1; }));
+    engine_.events_headers_never = false;
+    const auto a = web(6, "2001:db8:1::7");
+    engine_.containers[a.id] = a;
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::7", 80)}); }));
+    EXPECT_EQ(log_count("event subscription failed"), 1U) << "repeats are not logged";
+    EXPECT_GE(log_count("reconnected to Docker"), 1U);
+}
+
+TEST_F(controller_test, server_errors_are_retried_until_the_engine_recovers) {
+    engine_.events_status = 500;
+    start();
+    ASSERT_TRUE(run_until([&] { return log_count("event subscription failed") >= 1; }));
+    engine_.events_status = 200;
+    engine_.list_status = 500;
+    ASSERT_TRUE(run_until([&] { return log_count("container listing failed") >= 1; }));
+    engine_.list_status = 200;
+    const auto a = web(7, "2001:db8:1::8");
+    engine_.containers[a.id] = a;
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::8", 80)}); }));
+}
+
+TEST_F(controller_test, a_container_that_vanishes_before_inspect_is_gone) {
+    const auto a = web(8, "2001:db8:1::9");
+    engine_.containers[a.id] = a;
+    start();
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::9", 80)}); }));
+    engine_.inspect_404.insert(a.id);
+    engine_.network_event("disconnect", "v6net", a.id);
+    ASSERT_TRUE(run_until([&] { return in_sync_with({}); })) << log_text_.str();
+    EXPECT_EQ(engine_.events_connections, 1);
+}
+
+TEST_F(controller_test, too_old_engine_is_refused_and_logged_once_until_it_changes) {
+    engine_.api_version = "1.30";
+    start();
+    ASSERT_TRUE(run_until([&] {
+        return std::count_if(engine_.targets.begin(), engine_.targets.end(),
+                             [](const auto& t) { return t == "/_ping"; }) >= 4;
+    }));
+    EXPECT_EQ(log_count("ping failed"), 1U) << log_text_.str();
+    EXPECT_EQ(engine_.events_connections, 0);
+    engine_.api_version = "1.41";
+    ASSERT_TRUE(run_until([&] { return in_sync_with({}); }));
+}
+
+TEST_F(controller_test, newer_engine_gets_the_highest_common_version_and_new_event_format) {
+    engine_.api_version = "1.53";
+    engine_.min_api_minor = 44; // Engine 29 refuses anything older than 1.44
+    engine_.legacy_event_fields = false;
+    start();
+    ASSERT_TRUE(run_until([&] { return engine_.open_streams() == 1 && synced_ >= 1; }));
+    EXPECT_EQ(engine_.targets[1].rfind("/v1.52/events", 0), 0U) << engine_.targets[1];
+    const auto a = web(9, "2001:db8:1::a");
+    engine_.containers[a.id] = a;
+    engine_.container_event("start", a);
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::a", 80)}); }));
+}
+
+TEST_F(controller_test, socket_deleted_and_recreated_reconnects) {
+    start();
+    ASSERT_TRUE(run_until([&] { return engine_.open_streams() == 1 && synced_ >= 1; }));
+    engine_.remove_socket();
+    engine_.cut_streams();
+    ASSERT_TRUE(run_until([&] { return log_count("ping failed") >= 1; })) << log_text_.str();
+    const auto a = web(10, "2001:db8:1::b");
+    engine_.containers[a.id] = a;
+    engine_.recreate_socket();
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::b", 80)}); }))
+        << log_text_.str();
+    EXPECT_EQ(log_count("ping failed"), 1U) << "the missing socket is reported once";
+}
+
+TEST_F(controller_test, network_connect_and_disconnect_follow_the_address) {
+    auto a = web(11, "2001:db8:1::c");
+    engine_.containers[a.id] = a;
+    start();
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::c", 80)}); }));
+    engine_.containers[a.id].ipv6_by_network["second"] = "2001:db8:2::c";
+    engine_.network_event("connect", "second", a.id);
+    ASSERT_TRUE(run_until([&] {
+        return in_sync_with({route_tuple("2001:db8:1::c", 80), route_tuple("2001:db8:2::c", 80)});
+    }));
+    engine_.containers[a.id].ipv6_by_network.erase("v6net");
+    engine_.network_event("disconnect", "v6net", a.id);
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:2::c", 80)}); }));
+}
+
+TEST_F(controller_test, a_daemon_that_stops_answering_ping_leads_to_reconnect) {
+    start();
+    ASSERT_TRUE(run_until([&] { return engine_.open_streams() == 1 && synced_ >= 1; }));
+    engine_.ping_silent = true;
+    ASSERT_TRUE(run_until([&] { return log_count("stopped answering /_ping") == 1; }));
+    engine_.ping_silent = false;
+    ASSERT_TRUE(run_until([&] { return engine_.events_connections == 2 && in_sync_with({}); }));
+}
+
+TEST_F(controller_test, resync_with_nothing_changed_runs_no_ufw_mutation) {
+    const auto a = web(12, "2001:db8:1::d");
+    engine_.containers[a.id] = a;
+    start();
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::d", 80)}); }));
+    const int before = firewall_.mutations;
+    const int synced_before = synced_;
+    engine_.cut_streams();
+    ASSERT_TRUE(run_until([&] { return engine_.events_connections == 2 && synced_ > synced_before; }));
+    EXPECT_EQ(firewall_.mutations, before);
+}
+
+TEST_F(controller_test, admin_rules_are_never_touched_and_identical_ones_not_duplicated) {
+    rule admin;
+    admin.destination = *parse_prefix("2001:db8:1::e");
+    admin.source = *parse_prefix("::/0");
+    admin.port = {80, 80};
+    firewall_.add_foreign(admin, "admin web");
+    rule other = admin;
+    other.port = {22, 22};
+    firewall_.add_foreign(other, "");
+    const auto a = web(13, "2001:db8:1::e");
+    engine_.containers[a.id] = a;
+    start();
+    ASSERT_TRUE(run_until([&] { return log_count("already allowed by an admin rule") >= 1; }));
+    EXPECT_EQ(firewall_.mutations, 0);
+    engine_.containers.erase(a.id);
+    engine_.container_event("die", a);
+    ASSERT_TRUE(run_until([&] { return in_sync_with({}); }));
+    EXPECT_EQ(firewall_.listing().size(), 2U) << "admin rules stay";
+}
+
+TEST_F(controller_test, failed_ufw_operations_are_retried) {
+    firewall_.fail_next = 2;
+    const auto a = web(14, "2001:db8:1::f");
+    engine_.containers[a.id] = a;
+    settings_.retry_initial = 10ms;
+    start();
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::f", 80)}); }, 8s))
+        << log_text_.str();
+    EXPECT_GE(log_count("retrying failed ufw operations"), 1U);
+}
+
+} // namespace
+} // namespace dockgate

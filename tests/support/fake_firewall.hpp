@@ -1,0 +1,105 @@
+// A firewall double that keeps rules in memory, written and read back in ufw's file format.
+#pragma once
+
+#include "dockgate/error.hpp"
+#include "dockgate/firewall.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dockgate::testing {
+
+class fake_firewall final : public firewall {
+  public:
+    firewall_state probe() override { return {true, true, true}; }
+
+    rules_file_contents read_rules(boost::system::error_code& ec) override {
+        const std::lock_guard lock(mutex_);
+        ec = {};
+        std::string text = "*filter\n### RULES ###\n";
+        for (const auto& [r, comment] : rules_) {
+            text += "\n### tuple ### " + r.tuple();
+            if (!comment.empty()) {
+                text += " comment=" + hex(comment);
+            }
+            text += "\n-A ufw6-user-forward -j ACCEPT\n";
+        }
+        return parse_rules_file(text + "\n### END RULES ###\n");
+    }
+
+    apply_result apply(const rule_op& op) override {
+        const std::lock_guard lock(mutex_);
+        ++mutations;
+        if (fail_next > 0) {
+            --fail_next;
+            return {{ufw_outcome::error, "ERROR: injected"}, make_error_code(errc::ufw_failed), {}};
+        }
+        const auto comment = op.target.owner.to_comment();
+        const auto tuple = op.target.what.tuple();
+        for (auto it = rules_.begin(); it != rules_.end(); ++it) {
+            if (it->first.tuple() != tuple) {
+                continue;
+            }
+            if (op.kind == op_kind::remove) {
+                if (it->second != comment) {
+                    return {{ufw_outcome::not_found, ""}, {}, {}};
+                }
+                rules_.erase(it);
+                return {{ufw_outcome::deleted, ""}, {}, {}};
+            }
+            if (it->second == comment) {
+                return {{ufw_outcome::already_present, ""}, {}, {}};
+            }
+            it->second = comment;
+            return {{ufw_outcome::updated, ""}, {}, {}};
+        }
+        if (op.kind == op_kind::remove) {
+            return {{ufw_outcome::not_found, ""}, {}, {}};
+        }
+        rules_.emplace_back(op.target.what, comment);
+        return {{ufw_outcome::added, ""}, {}, {}};
+    }
+
+    /// Adds a rule as if the admin typed it (any comment, or none).
+    void add_foreign(const rule& r, std::string comment) {
+        const std::lock_guard lock(mutex_);
+        rules_.emplace_back(r, std::move(comment));
+    }
+    /// Removes a rule by tuple, as an admin's `ufw delete` would.
+    void remove_by_hand(const std::string& tuple) {
+        const std::lock_guard lock(mutex_);
+        std::erase_if(rules_, [&](const auto& entry) { return entry.first.tuple() == tuple; });
+    }
+    /// "tuple|comment" of every rule, in order.
+    std::vector<std::string> listing() const {
+        const std::lock_guard lock(mutex_);
+        std::vector<std::string> out;
+        for (const auto& [r, comment] : rules_) {
+            out.push_back(r.tuple() + "|" + comment);
+        }
+        return out;
+    }
+
+    std::atomic<int> mutations{0};
+    std::atomic<int> fail_next{0};
+
+  private:
+    static std::string hex(const std::string& text) {
+        static constexpr char digits[] = "0123456789abcdef";
+        std::string out;
+        for (const char c : text) {
+            const auto byte = static_cast<unsigned char>(c);
+            out += digits[byte >> 4U];
+            out += digits[byte & 15U];
+        }
+        return out;
+    }
+
+    mutable std::mutex mutex_;
+    std::vector<std::pair<rule, std::string>> rules_;
+};
+
+} // namespace dockgate::testing
