@@ -103,9 +103,10 @@ TEST_F(controller_test, running_containers_get_their_rules_at_startup) {
     const auto a = web(1, "2001:db8:1::2");
     engine_.containers[a.id] = a;
     start();
-    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::2", 80)}); }))
+    // The firewall changes on the worker thread first; "synced" follows when the loop resumes.
+    ASSERT_TRUE(run_until(
+        [&] { return in_sync_with({route_tuple("2001:db8:1::2", 80)}) && synced_ >= 1; }))
         << log_text_.str();
-    EXPECT_GE(synced_, 1);
     // The stream is opened before the containers are listed, so nothing falls in between.
     ASSERT_GE(engine_.targets.size(), 3U);
     EXPECT_NE(engine_.targets[1].find("/events"), std::string::npos);
