@@ -330,17 +330,24 @@ asio::awaitable<void> controller::reconcile_loop() {
             dirty_signal_.expires_after(settings_.coalesce_window);
             co_await dirty_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         }
+        // A round that only the drift timer asked for finds hand edits: report them as drift.
+        const bool drift_only = drift_check && !dirty_ && !retry_due;
         dirty_ = false;
         retry_at_.reset();
         co_await refresh_changed_containers();
         if (!stopping_ && snapshot_valid_) {
-            co_await reconcile_once();
+            co_await reconcile_once(drift_only);
         }
     }
 }
 
-asio::awaitable<void> controller::reconcile_once() {
+asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     ++stats_.reconciles;
+    auto probe_work = [this] { return firewall_.probe(); };
+    if (const auto state = co_await off_loop(std::move(probe_work)); !state.active) {
+        log_->warn("ufw is inactive: dockgate's rules are recorded but not enforced until "
+                   "`ufw enable`");
+    }
     auto desired = desired_rules();
     error_code read_ec;
     // Lambdas are named before co_await: GCC 12 destroys temporaries in a co_await
@@ -392,10 +399,13 @@ asio::awaitable<void> controller::reconcile_once() {
             ++stats_.rules_removed;
             --owned;
         }
-        log_->info("container {} ({}): {} {} [{}; {}] in {} ms", op.target.owner.name,
+        if (drift_only) {
+            ++stats_.drift_corrections;
+        }
+        log_->info("container {} ({}): {} {} [{}{}; {}] in {} ms", op.target.owner.name,
                    op.target.owner.short_id, op.kind == op_kind::add ? "allowed" : "removed",
-                   op.target.what.describe(), op.reason, to_string(result.verdict.outcome),
-                   result.took.count());
+                   op.target.what.describe(), drift_only ? "drift: " : "", op.reason,
+                   to_string(result.verdict.outcome), result.took.count());
     }
     stats_.owned_rules = owned;
     if (failed) {

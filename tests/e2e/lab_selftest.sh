@@ -58,7 +58,10 @@ fi
 pass "lab_up ($(($(now_ms) - t)) ms)"
 info "lab $LAB_ID: host pid $LAB_HOST_PID, outside pid $LAB_OUT_PID, sock $LAB_DOCKER_SOCK, udp helper $LAB_HAVE_UDP"
 
-check "ufw is active in the host lab" contains "$(lab_ufw status)" "Status: active"
+status=$(lab_ufw status verbose)
+check "ufw is active in the host lab" contains "$status" "Status: active"
+check "ufw defaults: deny incoming, allow outgoing, deny routed" \
+    contains "$status" "Default: deny (incoming), allow (outgoing), deny (routed)"
 check "host lab v6 FORWARD policy is DROP (ufw deny routed)" \
     same "$(lab_host ip6tables -S FORWARD | head -n 1)" "-P FORWARD DROP"
 check "admin ssh rule present in 'ufw status'" \

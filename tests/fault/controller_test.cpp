@@ -300,3 +300,45 @@ TEST_F(controller_test, failed_ufw_operations_are_retried) {
 
 } // namespace
 } // namespace dockgate
+
+namespace dockgate {
+namespace {
+
+TEST_F(controller_test, drift_timer_restores_deleted_rules_and_removes_stale_ones) {
+    settings_.drift_interval = 50ms;
+    const auto a = web(15, "2001:db8:1::10");
+    engine_.containers[a.id] = a;
+    start();
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::10", 80)}); }));
+    // An admin deletes dockgate's rule by hand and leaves a dockgate-tagged leftover behind.
+    firewall_.remove_by_hand(route_tuple("2001:db8:1::10", 80));
+    rule leftover;
+    leftover.destination = *parse_prefix("2001:db8:1::99");
+    leftover.source = *parse_prefix("::/0");
+    leftover.port = {443, 443};
+    firewall_.add_foreign(leftover, "dockgate:0123456789ab:gone");
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::10", 80)}); }))
+        << log_text_.str();
+    EXPECT_EQ(log_count("drift: missing"), 1U) << log_text_.str();
+    EXPECT_EQ(log_count("drift: stale"), 1U) << log_text_.str();
+    EXPECT_EQ(ctl_->stats().drift_corrections, 2U);
+}
+
+TEST_F(controller_test, flapping_container_applies_only_its_final_state) {
+    settings_.coalesce_window = 50ms;
+    start();
+    ASSERT_TRUE(run_until([&] { return engine_.open_streams() == 1 && synced_ >= 1; }));
+    const auto a = web(16, "2001:db8:1::11");
+    for (int i = 0; i < 5; ++i) {
+        engine_.container_event("start", a);
+        engine_.container_event("die", a);
+    }
+    const auto b = web(17, "2001:db8:1::12");
+    engine_.containers[b.id] = b;
+    engine_.container_event("start", b);
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::12", 80)}); }));
+    EXPECT_EQ(firewall_.mutations, 1) << "the flapping container caused no ufw call";
+}
+
+} // namespace
+} // namespace dockgate

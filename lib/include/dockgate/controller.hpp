@@ -47,6 +47,7 @@ struct controller_stats {
     unsigned long rules_added = 0;
     unsigned long rules_removed = 0;
     unsigned long failures = 0;
+    unsigned long drift_corrections = 0;
     std::size_t owned_rules = 0;
     bool synced_once = false;
 };
@@ -81,7 +82,7 @@ class controller {
     asio::awaitable<error_code> take_snapshot();
     asio::awaitable<void> refresh_changed_containers();
     void note_container(const container_info& info, const char* why);
-    asio::awaitable<void> reconcile_once();
+    asio::awaitable<void> reconcile_once(bool drift_only);
     void handle_line(std::string_view line);
     void mark_dirty();
     void schedule_retry();
