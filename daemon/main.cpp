@@ -11,6 +11,9 @@
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -23,6 +26,7 @@ struct options {
     std::string docker_host = "unix:///var/run/docker.sock";
     std::string policy_path = "/etc/dockgate/policy.json";
     std::string check_policy;
+    std::string explain;
     std::string log_level = "info";
     ufw_settings ufw;
     controller_settings controller;
@@ -52,6 +56,56 @@ std::string socket_path_of(const std::string& docker_host) {
                                     docker_host + "\"");
     }
     return docker_host.substr(scheme.size());
+}
+
+/// --explain: what rules a container gets under the policy and why, and what ufw holds now.
+asio::awaitable<int> explain(docker_client& docker, std::string container, const policy& pol,
+                             firewall& fw) {
+    if (const auto ec = co_await docker.ping()) {
+        std::cerr << "cannot reach Docker at " << docker.settings().socket_path << ": "
+                  << ec.message() << '\n';
+        co_return 1;
+    }
+    const auto reply =
+        co_await docker.get(docker.versioned("/containers/" + url_encode(container) + "/json"));
+    if (reply.ec) {
+        std::cerr << "container " << container << ": " << reply.ec.message() << '\n';
+        co_return 1;
+    }
+    std::string why;
+    const auto info = decode_inspect(nlohmann::json::parse(reply.body, nullptr, false), &why);
+    if (!info) {
+        std::cerr << "container " << container << ": unusable reply from Docker: " << why << '\n';
+        co_return 1;
+    }
+    std::cout << "container " << info->name << " (" << info->id.substr(0, 12) << "), "
+              << (info->running ? "running" : "not running: no rules") << '\n';
+    for (const auto& net : info->networks) {
+        std::cout << "  network " << net.network << ": "
+                  << (net.global_ipv6.empty() ? "no global IPv6 address" : net.global_ipv6)
+                  << '\n';
+    }
+    boost::system::error_code ec;
+    const auto actual = fw.read_rules(ec);
+    const auto result = evaluate(*info, pol);
+    std::cout << "  rules (" << (info->running ? result.rules.size() : 0U) << "):\n";
+    for (const auto& wanted : result.rules) {
+        const auto tuple = wanted.what.tuple();
+        const auto found = std::find_if(actual.entries.begin(), actual.entries.end(),
+                                        [&](const auto& e) { return e.tuple == tuple; });
+        const char* state = ec                            ? "ufw rules unreadable"
+                            : found == actual.entries.end() ? "not in ufw yet"
+                            : found->owner              ? "in ufw"
+                                                        : "allowed by an admin rule";
+        std::cout << "    " << wanted.what.describe() << "  [" << state << "]\n";
+    }
+    if (!result.rejected.empty()) {
+        std::cout << "  rejected:\n";
+        for (const auto& r : result.rejected) {
+            std::cout << "    " << r.label << "=\"" << r.value << "\": " << r.reason << '\n';
+        }
+    }
+    co_return 0;
 }
 
 int remove_all_rules(firewall& fw, spdlog::logger& log) {
@@ -93,6 +147,7 @@ int main(int argc, char** argv) try {
         ("docker-host", po::value(&opt.docker_host)->default_value(opt.docker_host), "Docker Engine socket")
         ("policy", po::value(&opt.policy_path)->default_value(opt.policy_path), "policy file (built-in policy when absent)")
         ("check-policy", po::value(&opt.check_policy)->value_name("FILE"), "validate a policy file and exit")
+        ("explain", po::value(&opt.explain)->value_name("CONTAINER"), "print the rules a container gets and why, and exit")
         ("dry-run", po::bool_switch(&opt.controller.dry_run), "log the plan, change nothing in ufw")
         ("remove-all-rules", po::bool_switch(&opt.remove_all), "delete every dockgate-owned ufw rule and exit (uninstall)")
         ("log-level", po::value(&opt.log_level)->default_value(opt.log_level), "trace, debug, info, warn, error")
@@ -144,6 +199,20 @@ int main(int argc, char** argv) try {
     ufw_firewall fw(opt.ufw);
     if (opt.remove_all) {
         return remove_all_rules(fw, *log);
+    }
+    if (!opt.explain.empty()) {
+        asio::io_context ioc;
+        docker_client docker(opt.controller.docker);
+        int rc = 1;
+        asio::co_spawn(ioc, explain(docker, opt.explain, *pol, fw),
+                       [&rc](const std::exception_ptr& e, int value) {
+                           if (e) {
+                               std::rethrow_exception(e);
+                           }
+                           rc = value;
+                       });
+        ioc.run();
+        return rc;
     }
     const auto state = fw.probe();
     if (!state.ufw_found) {
