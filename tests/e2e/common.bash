@@ -17,6 +17,9 @@ check_not() {
   if "$@"; then fail "$what"; else pass "$what"; fi
 }
 finish() {
+  if [[ -n "${DEMO_VERBOSE:-}" ]]; then
+    echo "--- what dockgated logged ---"; cat "${DG_LOG:-/dev/null}" 2>/dev/null || true
+  fi
   if ((E2E_FAILURES)); then
     echo "--- dockgated log (last 60 lines) ---"; tail -n 60 "${DG_LOG:-/dev/null}" 2>/dev/null || true
     echo "$E2E_FAILURES check(s) failed"; exit 1
@@ -30,7 +33,10 @@ dg_start() {
   DG_LOG=${DG_LOG:-$LAB_DIR/dockgated.log}
   : > "$DG_LOG.offset"
   echo "--- dockgated start $(date +%T.%N)" >> "$DG_LOG"
-  lab_host "$DOCKGATED" --docker-host "unix://$LAB_DOCKER_SOCK" "$@" >> "$DG_LOG" 2>&1 &
+  # A plain backgrounded command (not a shell function, which would run in a forked subshell):
+  # nsenter execs dockgated, so $! is dockgated itself and signals reach it.
+  nsenter --target "$LAB_HOST_PID" --net --mount -- \
+    "$DOCKGATED" --docker-host "unix://$LAB_DOCKER_SOCK" "$@" >> "$DG_LOG" 2>&1 &
   DG_PID=$!
 }
 # dg_stop [SIGNAL]: stops dockgated (default TERM) and waits for it, capped at 15 s.

@@ -43,6 +43,7 @@ check "the other container keeps its rule" reachable "$early" 80
 
 # SIGTERM keeps the rules: a daemon restart causes no outage.
 dg_stop TERM
+check "dockgated exited cleanly on SIGTERM" dg_log_has "info stopped" 1
 check "after SIGTERM the rules stay: $early still reachable" reachable "$early" 80
 
 admin_after=$(lab_tuples | grep -v "$(printf 'dockgate:' | od -An -tx1 | tr -d ' \n')")
