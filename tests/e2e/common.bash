@@ -70,3 +70,4 @@ reachable() { lab_probe_tcp "$@"; }
 eventually_reachable() { lab_wait_until "${3:-15}" lab_probe_tcp "$1" "$2"; }
 eventually_blocked() { lab_wait_until "${3:-15}" probe_blocked "$1" "$2"; }
 probe_blocked() { ! lab_probe_tcp "$1" "$2"; }
+lab_container_running() { [[ "$(lab_docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" == true ]]; }
