@@ -83,8 +83,9 @@ using json = nlohmann::json;
 
 /// Thrown inside the parser only; turned into policy_error at its boundary.
 struct invalid_policy {
-    std::string key; ///< the offending key, used to find its line
+    std::string key; ///< the offending key (or value), used to find its line
     std::string reason;
+    std::vector<std::string> path = {}; ///< enclosing keys ("profiles", name), searched in order first
 };
 
 int line_of_offset(std::string_view text, std::size_t offset) {
@@ -93,11 +94,21 @@ int line_of_offset(std::string_view text, std::size_t offset) {
                                            text.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
 }
 
-int line_of_key(std::string_view text, const std::string& key) {
+int line_of_key(std::string_view text, const std::string& key, const std::vector<std::string>& path) {
     if (key.empty()) {
         return 0;
     }
-    const auto at = text.find("\"" + key + "\"");
+    // "ports" of the second profile is not the "ports" of the first: look inside its parents.
+    std::size_t from = 0;
+    for (const auto& parent : path) {
+        if (const auto at = text.find("\"" + parent + "\"", from); at != std::string_view::npos) {
+            from = at + 1;
+        }
+    }
+    auto at = text.find("\"" + key + "\"", from);
+    if (at == std::string_view::npos) {
+        at = text.find("\"" + key + "\"");
+    }
     return at == std::string_view::npos ? 0 : line_of_offset(text, at);
 }
 
@@ -142,7 +153,8 @@ std::vector<port_spec> port_list(const json& value, const std::string& key) {
         std::string why;
         const auto spec = parse_port_spec(text, &why);
         if (!spec) {
-            throw invalid_policy{key, "\"" + key + "\": \"" + text + "\": " + why};
+            // Point at the offending value's line, not the key's.
+            throw invalid_policy{text, "\"" + key + "\": \"" + text + "\": " + why};
         }
         out.push_back(*spec);
     }
@@ -155,7 +167,7 @@ std::vector<ip_prefix> prefix_list(const json& value, const std::string& key) {
         std::string why;
         const auto prefix = parse_prefix(text == "any" ? "::/0" : text, &why);
         if (!prefix) {
-            throw invalid_policy{key, "\"" + key + "\": \"" + text + "\": " + why};
+            throw invalid_policy{text, "\"" + key + "\": \"" + text + "\": " + why};
         }
         out.push_back(*prefix);
     }
@@ -176,7 +188,7 @@ bool valid_name(const std::string& name) {
 profile parse_profile(const std::string& name, const json& value) {
     require(value, json::value_t::object, name, "an object");
     profile prof;
-    for (const auto& [key, item] : value.items()) {
+    for (const auto& [key, item] : value.items()) try {
         if (key == "ports") {
             prof.ports = port_list(item, key);
         } else if (key == "from") {
@@ -188,6 +200,9 @@ profile parse_profile(const std::string& name, const json& value) {
         } else {
             throw invalid_policy{key, "unknown key \"" + key + "\" in profile \"" + name + "\""};
         }
+    } catch (invalid_policy& e) {
+        e.path.insert(e.path.begin(), name);
+        throw;
     }
     if (prof.ports.empty()) {
         throw invalid_policy{name, "profile \"" + name + "\" opens no ports"};
@@ -204,19 +219,25 @@ void apply_key(policy& pol, const std::string& key, const json& value) {
         pol.label_prefix = prefix;
     } else if (key == "services") {
         require(value, json::value_t::object, key, "an object of name: [ports]");
-        for (const auto& [name, ports] : value.items()) {
+        for (const auto& [name, ports] : value.items()) try {
             if (!valid_name(name)) {
                 throw invalid_policy{name, "service name \"" + name + "\" must be [a-z0-9_-]"};
             }
             pol.services[name] = port_list(ports, name);
+        } catch (invalid_policy& e) {
+            e.path.insert(e.path.begin(), key);
+            throw;
         }
     } else if (key == "profiles") {
         require(value, json::value_t::object, key, "an object of name: {profile}");
-        for (const auto& [name, body] : value.items()) {
+        for (const auto& [name, body] : value.items()) try {
             if (!valid_name(name)) {
                 throw invalid_policy{name, "profile name \"" + name + "\" must be [a-z0-9_-]"};
             }
             pol.profiles[name] = parse_profile(name, body);
+        } catch (invalid_policy& e) {
+            e.path.insert(e.path.begin(), key);
+            throw;
         }
     } else if (key == "mode") {
         const auto mode = require(value, json::value_t::string, key, "a string").get<std::string>();
@@ -275,7 +296,8 @@ std::optional<policy> parse_policy(std::string_view raw_text, const std::string&
         }
         for (const auto& [name, body] : pol.profiles) {
             if (pol.services.contains(name)) {
-                throw invalid_policy{name, "\"" + name + "\" is both a service and a profile"};
+                throw invalid_policy{name, "\"" + name + "\" is both a service and a profile",
+                                     {"profiles"}};
             }
         }
         return pol;
@@ -283,7 +305,7 @@ std::optional<policy> parse_policy(std::string_view raw_text, const std::string&
         *error = {file_name, line_of_offset(text, e.byte == 0 ? 0 : e.byte - 1),
                   std::string("not valid JSON: ") + e.what()};
     } catch (const invalid_policy& e) {
-        *error = {file_name, line_of_key(text, e.key), e.reason};
+        *error = {file_name, line_of_key(text, e.key, e.path), e.reason};
     }
     return std::nullopt;
 }

@@ -152,6 +152,10 @@ check "web2 is still on both networks" has_ip6 web2 "$LAB_NET"
 check "web2 answers again from the host lab" \
     lab_wait_until 10 lab_host curl -q -g -s -o /dev/null --max-time 1 "http://[$ip2b]:80/"
 
+# ---- cleanup-stale must leave a running lab alone -----------------------------------------------
+check "cleanup-stale.sh (dry run) sees this lab as running" \
+    contains "$("$here/../lab/cleanup-stale.sh" --dry-run)" "$LAB_DIR belongs to a running lab"
+
 # ---- teardown ------------------------------------------------------------------------------------
 dir=$LAB_DIR id=$LAB_ID hostns=$LAB_HOST_NETNS outns=$LAB_OUT_NETNS
 # Hold both netns open while we look: a freed namespace number could otherwise be
