@@ -98,7 +98,10 @@ std::optional<container_info> decode_inspect(const json& reply, std::string* why
         info.name.erase(0, 1);
     }
     const auto state = reply.find("State");
-    info.running = state != reply.end() && state->is_object() && state->value("Running", false);
+    if (state != reply.end() && state->is_object()) {
+        const auto running = state->find("Running");
+        info.running = running != state->end() && running->is_boolean() && running->get<bool>();
+    }
     if (const auto config = reply.find("Config"); config != reply.end() && config->is_object()) {
         if (const auto labels = config->find("Labels"); labels != config->end()) {
             info.labels = decode_labels(*labels);
@@ -157,10 +160,11 @@ std::optional<container_info> decode_list_item(const json& item, std::string* wh
     }
     if (const auto ports = item.find("Ports"); ports != item.end() && ports->is_array()) {
         for (const auto& p : *ports) {
-            if (p.is_object()) {
+            const auto type = p.is_object() ? p.find("Type") : p.end();
+            if (p.is_object() && (type == p.end() || type->is_string())) {
                 add_binding(info.published,
                             {port_number(p.value("PrivatePort", json())),
-                             p.value("Type", std::string("tcp")),
+                             type == p.end() ? std::string("tcp") : type->get<std::string>(),
                              port_number(p.value("PublicPort", json()))});
             }
         }

@@ -416,7 +416,12 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     retry_delay_ = std::chrono::milliseconds(0);
     if (!stats_.synced_once) {
         stats_.synced_once = true;
-        log_->info("in sync: {} container(s), {} dockgate rule(s)", containers_.size(), owned);
+        if (settings_.dry_run) {
+            log_->info("dry run: plan logged for {} container(s); ufw left as it is",
+                       containers_.size());
+        } else {
+            log_->info("in sync: {} container(s), {} dockgate rule(s)", containers_.size(), owned);
+        }
     }
     if (synced_callback_) {
         synced_callback_();

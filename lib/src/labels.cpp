@@ -314,8 +314,15 @@ class evaluator {
     }
 
     void add(const rule& r, const char* suffix) {
-        for (const auto& existing : result_.rules) {
-            if (existing.what == r) {
+        for (auto& existing : result_.rules) {
+            auto& e = existing.what;
+            // ufw matches rules without their action and logging ("Rule updated" replaces one
+            // with the other), so two such wishes would flip on every reconcile: merge them,
+            // keeping the rate limit and the logging that either one asked for.
+            if (e.kind == r.kind && e.proto == r.proto && e.port == r.port &&
+                e.destination == r.destination && e.source == r.source) {
+                e.action = r.action == rule_action::limit ? rule_action::limit : e.action;
+                e.log = e.log || r.log;
                 return;
             }
         }

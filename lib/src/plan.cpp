@@ -5,6 +5,17 @@
 #include <set>
 
 namespace dockgate {
+namespace {
+
+/// What ufw compares when it matches rules: the tuple without action, logging and comment.
+/// Adding a rule whose identity an admin rule already has would replace that rule in place.
+std::string identity(std::string_view tuple) {
+    const auto space = tuple.find(' ');
+    return (tuple.starts_with("route:") ? "route" : "in") +
+           std::string(tuple.substr(space == std::string_view::npos ? tuple.size() : space));
+}
+
+} // namespace
 
 const char* to_string(op_kind kind) { return kind == op_kind::add ? "add" : "remove"; }
 
@@ -20,7 +31,7 @@ plan make_plan(const std::vector<owned_rule>& desired, const rules_file_contents
     std::map<std::string, const rules_file_entry*> ours;
     for (const auto& entry : actual.entries) {
         if (!entry.owner) {
-            foreign_tuples.insert(entry.tuple);
+            foreign_tuples.insert(identity(entry.tuple));
             continue;
         }
         const auto tuple = entry.parsed->tuple();
@@ -44,7 +55,7 @@ plan make_plan(const std::vector<owned_rule>& desired, const rules_file_contents
             }
             continue;
         }
-        if (foreign_tuples.contains(tuple)) {
+        if (foreign_tuples.contains(identity(tuple))) {
             result.admin_covered.push_back(*want);
             continue;
         }

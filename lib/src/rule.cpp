@@ -36,7 +36,7 @@ std::optional<std::uint16_t> parse_port(std::string_view text, std::string* why)
         !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         return fail("port is not a decimal number");
     }
-    if (text[0] == '0') {
+    if (text[0] == '0' && text.size() > 1) {
         return fail("port has a leading zero");
     }
     unsigned value = 0;

@@ -24,12 +24,13 @@ struct rule_op {
 
 struct plan {
     std::vector<rule_op> ops;                ///< removals first: stale access closes first
-    std::vector<owned_rule> admin_covered;   ///< wanted, but an identical admin rule exists
+    std::vector<owned_rule> admin_covered;   ///< wanted, but an admin rule for the same tuple exists
     [[nodiscard]] bool empty() const { return ops.empty(); }
 };
 
 /// Computes the operations that turn `actual` into `desired`. Entries without a valid dockgate
-/// tag are never removed or re-tagged; a desired rule identical to one of them is not added.
+/// tag are never removed or re-tagged; a desired rule that ufw would match with one of them (the
+/// same tuple, whatever the action or logging) is not added, since ufw would overwrite it.
 plan make_plan(const std::vector<owned_rule>& desired, const rules_file_contents& actual);
 
 } // namespace dockgate
