@@ -1,8 +1,10 @@
 // dockgated's entry point: options, logging, signals and the io_context; the work is in lib/.
 #include "dockgate/asio.hpp"
 #include "dockgate/controller.hpp"
+#include "dockgate/executor.hpp"
 #include "dockgate/firewall.hpp"
 #include "dockgate/policy.hpp"
+#include "dockgate/privsep.hpp"
 #include "dockgate/version.hpp"
 
 #include <boost/program_options.hpp>
@@ -14,7 +16,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <iostream>
 
 namespace po = boost::program_options;
@@ -31,6 +36,8 @@ struct options {
     ufw_settings ufw;
     controller_settings controller;
     bool remove_all = false;
+    std::string run_as;
+    std::string executor_socket = "/run/dockgate/executor.sock";
 };
 
 std::shared_ptr<spdlog::logger> make_logger(const std::string& level) {
@@ -130,6 +137,162 @@ int remove_all_rules(firewall& fw, spdlog::logger& log) {
     return failures == 0 ? 0 : 1;
 }
 
+int run_watcher(options& opt, policy pol, firewall& fw, const std::shared_ptr<spdlog::logger>& log) {
+    const auto state = fw.probe();
+    if (!state.ufw_found) {
+        log->critical("ufw not found at {}; install ufw (apt-get install ufw)", opt.ufw.ufw_path);
+        return 2;
+    }
+    if (!state.ipv6_enabled) {
+        log->critical("IPv6 is disabled in ufw (IPV6=no in /etc/default/ufw); set IPV6=yes");
+        return 2;
+    }
+    if (!state.active) {
+        log->warn("ufw is inactive: rules are recorded but not enforced until `ufw enable`");
+    }
+
+    asio::io_context ioc;
+    controller ctl(ioc, opt.controller, std::move(pol), fw, log);
+    asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [&](const boost::system::error_code& ec, int signo) {
+            if (ec) {
+                return;
+            }
+            if (signo == SIGHUP) {
+                policy_error reload_error;
+                auto fresh = load_policy_file(opt.policy_path, &reload_error);
+                if (fresh) {
+                    log->info("policy reloaded from {}", opt.policy_path);
+                    ctl.replace_policy(std::move(*fresh));
+                } else {
+                    log->error("policy reload refused, previous policy stays in force: {}",
+                               reload_error.to_string());
+                }
+                signals.async_wait(on_signal);
+                return;
+            }
+            // Cancel, do not stop the io_context: the loops unwind and run() returns by itself.
+            ctl.stop();
+            signals.cancel();
+        };
+    signals.async_wait(on_signal);
+    // READY=1 only after the first reconcile has left ufw in step with Docker.
+    bool ready_sent = false;
+    ctl.on_synced([&] {
+        const auto& st = ctl.stats();
+        const auto status = "STATUS=In sync: " + std::to_string(st.owned_rules) + " rule(s), " +
+                            std::to_string(st.events) + " event(s) seen";
+        sd_notify(0, ((ready_sent ? "" : "READY=1\n") + status).c_str());
+        ready_sent = true;
+    });
+    ctl.start();
+    ioc.run();
+    sd_notify(0, "STOPPING=1");
+    log->info("stopped");
+    return 0;
+}
+
+/// Root supervisor: the executor (uid 0, only CAP_NET_ADMIN and CAP_NET_RAW) runs ufw; the
+/// watcher (an unprivileged user, no capabilities) reads Docker. A dead executor is restarted;
+/// the watcher's exit ends the service with its status.
+int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdlog::logger>& log) {
+    if (::geteuid() != 0) {
+        log->critical("--user needs dockgated to start as root (it forks the ufw executor)");
+        return 2;
+    }
+    std::string why;
+    const auto who = lookup_user(opt.run_as, opt.controller.docker.socket_path, &why);
+    if (!who) {
+        log->critical("--user {}: {}", opt.run_as, why);
+        return 2;
+    }
+    const int listen_fd = listen_executor_socket(opt.executor_socket, who->gid, &why);
+    if (listen_fd < 0) {
+        log->critical("{}", why);
+        return 2;
+    }
+    sigset_t handled;
+    sigemptyset(&handled);
+    for (const int signo : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) {
+        sigaddset(&handled, signo);
+    }
+    sigset_t previous;
+    sigprocmask(SIG_BLOCK, &handled, &previous);
+
+    auto spawn_executor = [&]() -> pid_t {
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            sigprocmask(SIG_SETMASK, &previous, nullptr);
+            std::string error;
+            if (!restrict_to_firewall_capabilities(&error)) {
+                log->critical("executor: {}", error);
+                ::_exit(2);
+            }
+            ufw_firewall executor_fw(opt.ufw);
+            const auto watchdog = std::chrono::duration_cast<std::chrono::seconds>(opt.ufw.timeout) +
+                                  std::chrono::seconds(10);
+            serve_executor(listen_fd, executor_fw, who->uid, *log, watchdog);
+            ::_exit(1);
+        }
+        return pid;
+    };
+    pid_t executor = spawn_executor();
+    auto executor_started = std::chrono::steady_clock::now();
+    const pid_t watcher = ::fork();
+    if (watcher == 0) {
+        sigprocmask(SIG_SETMASK, &previous, nullptr);
+        ::close(listen_fd);
+        std::string error;
+        if (!become_user(*who, &error)) {
+            log->critical("watcher: {}", error);
+            ::_exit(2);
+        }
+        remote_firewall remote(opt.executor_socket, opt.ufw.timeout + std::chrono::seconds(15));
+        ::_exit(run_watcher(opt, std::move(pol), remote, log));
+    }
+    log->info("privilege separation: executor pid {} (root, CAP_NET_ADMIN CAP_NET_RAW), watcher "
+              "pid {} (uid {}, no capabilities)",
+              executor, watcher, who->uid);
+    int exit_code = 0;
+    while (true) {
+        siginfo_t info{};
+        if (sigwaitinfo(&handled, &info) < 0) {
+            continue;
+        }
+        if (info.si_signo == SIGTERM || info.si_signo == SIGINT || info.si_signo == SIGHUP) {
+            ::kill(watcher, info.si_signo);
+            continue;
+        }
+        bool watcher_done = false;
+        int status = 0;
+        for (pid_t pid; (pid = ::waitpid(-1, &status, WNOHANG)) > 0;) {
+            if (pid == watcher) {
+                watcher_done = true;
+                exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+            } else if (pid == executor) {
+                log->error("executor exited ({}); starting a new one",
+                           WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
+                                               : "status " + std::to_string(WEXITSTATUS(status)));
+                // A crash loop must not spin: at most one restart per second.
+                if (std::chrono::steady_clock::now() - executor_started < std::chrono::seconds(1)) {
+                    ::sleep(1);
+                }
+                executor = spawn_executor();
+                executor_started = std::chrono::steady_clock::now();
+            }
+        }
+        if (watcher_done) {
+            break;
+        }
+    }
+    ::kill(executor, SIGTERM);
+    ::waitpid(executor, nullptr, 0);
+    ::close(listen_fd);
+    ::unlink(opt.executor_socket.c_str());
+    return exit_code;
+}
+
 } // namespace
 
 int main(int argc, char** argv) try {
@@ -150,6 +313,8 @@ int main(int argc, char** argv) try {
         ("explain", po::value(&opt.explain)->value_name("CONTAINER"), "print the rules a container gets and why, and exit")
         ("dry-run", po::bool_switch(&opt.controller.dry_run), "log the plan, change nothing in ufw")
         ("remove-all-rules", po::bool_switch(&opt.remove_all), "delete every dockgate-owned ufw rule and exit (uninstall)")
+        ("user", po::value(&opt.run_as)->value_name("NAME"), "privilege separation: read Docker as this user, run ufw in a separate root executor")
+        ("executor-socket", po::value(&opt.executor_socket)->default_value(opt.executor_socket), "the executor's socket (with --user)")
         ("log-level", po::value(&opt.log_level)->default_value(opt.log_level), "trace, debug, info, warn, error")
         ("ufw", po::value(&opt.ufw.ufw_path)->default_value(opt.ufw.ufw_path), "ufw executable")
         ("ufw-dir", po::value(&opt.ufw.config_dir)->default_value(opt.ufw.config_dir), "ufw's configuration directory")
@@ -214,59 +379,10 @@ int main(int argc, char** argv) try {
         ioc.run();
         return rc;
     }
-    const auto state = fw.probe();
-    if (!state.ufw_found) {
-        log->critical("ufw not found at {}; install ufw (apt-get install ufw)", opt.ufw.ufw_path);
-        return 2;
+    if (opt.run_as.empty()) {
+        return run_watcher(opt, std::move(*pol), fw, log);
     }
-    if (!state.ipv6_enabled) {
-        log->critical("IPv6 is disabled in ufw (IPV6=no in /etc/default/ufw); set IPV6=yes");
-        return 2;
-    }
-    if (!state.active) {
-        log->warn("ufw is inactive: rules are recorded but not enforced until `ufw enable`");
-    }
-
-    asio::io_context ioc;
-    controller ctl(ioc, opt.controller, std::move(*pol), fw, log);
-    asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
-    std::function<void(const boost::system::error_code&, int)> on_signal =
-        [&](const boost::system::error_code& ec, int signo) {
-            if (ec) {
-                return;
-            }
-            if (signo == SIGHUP) {
-                policy_error reload_error;
-                auto fresh = load_policy_file(opt.policy_path, &reload_error);
-                if (fresh) {
-                    log->info("policy reloaded from {}", opt.policy_path);
-                    ctl.replace_policy(std::move(*fresh));
-                } else {
-                    log->error("policy reload refused, previous policy stays in force: {}",
-                               reload_error.to_string());
-                }
-                signals.async_wait(on_signal);
-                return;
-            }
-            // Cancel, do not stop the io_context: the loops unwind and run() returns by itself.
-            ctl.stop();
-            signals.cancel();
-        };
-    signals.async_wait(on_signal);
-    // READY=1 only after the first reconcile has left ufw in step with Docker.
-    bool ready_sent = false;
-    ctl.on_synced([&] {
-        const auto& st = ctl.stats();
-        const auto status = "STATUS=In sync: " + std::to_string(st.owned_rules) + " rule(s), " +
-                            std::to_string(st.events) + " event(s) seen";
-        sd_notify(0, ((ready_sent ? "" : "READY=1\n") + status).c_str());
-        ready_sent = true;
-    });
-    ctl.start();
-    ioc.run();
-    sd_notify(0, "STOPPING=1");
-    log->info("stopped");
-    return 0;
+    return run_privilege_separated(opt, std::move(*pol), log);
 } catch (const std::exception& e) {
     std::cerr << "dockgated: " << e.what() << '\n';
     return 2;

@@ -240,7 +240,9 @@ class evaluator {
                     continue;
                 }
                 const auto parsed = parse_prefix(*address);
-                if (!parsed || !parsed->is_host()) {
+                // The family must match the field: an IPv4 text in GlobalIPv6Address would
+                // otherwise skip both manage_ipv4 and the prefixes check.
+                if (!parsed || !parsed->is_host() || parsed->v6 != (address == &net.global_ipv6)) {
                     continue;
                 }
                 const auto scope = scope_of(*parsed);

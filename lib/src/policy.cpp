@@ -219,25 +219,19 @@ void apply_key(policy& pol, const std::string& key, const json& value) {
         pol.label_prefix = prefix;
     } else if (key == "services") {
         require(value, json::value_t::object, key, "an object of name: [ports]");
-        for (const auto& [name, ports] : value.items()) try {
+        for (const auto& [name, ports] : value.items()) {
             if (!valid_name(name)) {
                 throw invalid_policy{name, "service name \"" + name + "\" must be [a-z0-9_-]"};
             }
             pol.services[name] = port_list(ports, name);
-        } catch (invalid_policy& e) {
-            e.path.insert(e.path.begin(), key);
-            throw;
         }
     } else if (key == "profiles") {
         require(value, json::value_t::object, key, "an object of name: {profile}");
-        for (const auto& [name, body] : value.items()) try {
+        for (const auto& [name, body] : value.items()) {
             if (!valid_name(name)) {
                 throw invalid_policy{name, "profile name \"" + name + "\" must be [a-z0-9_-]"};
             }
             pol.profiles[name] = parse_profile(name, body);
-        } catch (invalid_policy& e) {
-            e.path.insert(e.path.begin(), key);
-            throw;
         }
     } else if (key == "mode") {
         const auto mode = require(value, json::value_t::string, key, "a string").get<std::string>();
@@ -289,7 +283,14 @@ std::optional<policy> parse_policy(std::string_view raw_text, const std::string&
         }
         policy pol = builtin_policy();
         for (const auto& [key, value] : document.items()) {
-            apply_key(pol, key, value);
+            try {
+                apply_key(pol, key, value);
+            } catch (invalid_policy& e) {
+                if (e.key != key) {
+                    e.path.insert(e.path.begin(), key); // the offender lies inside this key
+                }
+                throw;
+            }
         }
         if (pol.prefixes.empty()) {
             throw invalid_policy{"prefixes", "\"prefixes\" is empty: no container would qualify"};
@@ -304,6 +305,9 @@ std::optional<policy> parse_policy(std::string_view raw_text, const std::string&
     } catch (const json::parse_error& e) {
         *error = {file_name, line_of_offset(text, e.byte == 0 ? 0 : e.byte - 1),
                   std::string("not valid JSON: ") + e.what()};
+    } catch (const json::exception& e) {
+        // parse() also throws out_of_range for a number beyond a double ("1e400").
+        *error = {file_name, 0, std::string("not valid JSON: ") + e.what()};
     } catch (const invalid_policy& e) {
         *error = {file_name, line_of_key(text, e.key, e.path), e.reason};
     }

@@ -33,6 +33,10 @@ enum class errc {
     rules_file_unreadable,
     /// The operation was cancelled because dockgate is shutting down.
     shutting_down,
+    /// The privileged executor could not be reached or did not answer in time.
+    executor_unavailable,
+    /// The privileged executor refused a request as malformed.
+    executor_refused,
 };
 
 const boost::system::error_category& dockgate_category() noexcept;

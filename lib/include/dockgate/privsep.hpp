@@ -1,0 +1,36 @@
+// Privilege separation primitives: process identities, capability dropping, the executor socket.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace dockgate {
+
+/// Who the watcher runs as: an unprivileged user plus the groups it needs (the Docker
+/// socket's group, so it can read Docker without any capability).
+struct user_identity {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;
+};
+
+/// Looks up `user` and adds the group that owns `docker_socket` (when it exists).
+/// Returns nullopt with `why` set when the user is unknown or is root.
+std::optional<user_identity> lookup_user(const std::string& user, const std::string& docker_socket,
+                                         std::string* why);
+
+/// For the executor: keep uid 0 but shrink every capability set (bounding included) to
+/// CAP_NET_ADMIN and CAP_NET_RAW, and set no_new_privs. Returns false with `why` on failure.
+bool restrict_to_firewall_capabilities(std::string* why);
+
+/// For the watcher: empty the bounding set, switch to `who` (groups, gid, uid) and set
+/// no_new_privs, leaving every capability set empty. Returns false with `why` on failure.
+bool become_user(const user_identity& who, std::string* why);
+
+/// Creates the executor's listening SOCK_SEQPACKET socket at `path` (parent directory
+/// created 0750), owned root:`group`, mode 0660. Returns the fd or -1 with `why` set.
+int listen_executor_socket(const std::string& path, gid_t group, std::string* why);
+
+} // namespace dockgate

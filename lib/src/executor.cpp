@@ -1,0 +1,265 @@
+// The executor's request loop and the watcher's blocking client for it (SOCK_SEQPACKET).
+#include "dockgate/executor.hpp"
+
+#include "dockgate/error.hpp"
+#include "dockgate/executor_protocol.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <array>
+#include <vector>
+
+namespace dockgate {
+namespace {
+
+constexpr std::size_t max_reply_bytes = 64 * 1024;
+
+bool send_message(int fd, std::string_view message) {
+    return ::send(fd, message.data(), message.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(message.size());
+}
+
+std::string hex_of(std::string_view text) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        out += digits[byte >> 4U];
+        out += digits[byte & 15U];
+    }
+    return out;
+}
+
+/// The inventory travels as ufw-format tuple lines in messages of at most 60 KiB.
+void send_rules(int fd, firewall& fw) {
+    boost::system::error_code ec;
+    const auto contents = fw.read_rules(ec);
+    for (const auto& warning : contents.warnings) {
+        send_message(fd, "warn " + warning.substr(0, 1000));
+    }
+    if (ec) {
+        send_message(fd, "error " + std::to_string(ec.value()) + " error 0 cannot read rules");
+        return;
+    }
+    std::string part;
+    for (const auto& entry : contents.entries) {
+        std::string line = "### tuple ### " + entry.tuple;
+        if (!entry.comment.empty()) {
+            line += " comment=" + hex_of(entry.comment);
+        }
+        if (part.size() + line.size() + 1 > 60 * 1024) {
+            send_message(fd, "part " + part);
+            part.clear();
+        }
+        part += line + "\n";
+    }
+    if (!part.empty()) {
+        send_message(fd, "part " + part);
+    }
+    send_message(fd, "ok end");
+}
+
+/// Answers one request on `fd`; false when the peer is gone.
+bool serve_request(int fd, firewall& fw, spdlog::logger& log, std::chrono::seconds watchdog) {
+    std::array<char, max_request_bytes + 1> buffer{};
+    const auto n = ::recv(fd, buffer.data(), buffer.size(), MSG_TRUNC | MSG_DONTWAIT);
+    if (n <= 0) {
+        return n < 0 && (errno == EAGAIN || errno == EINTR);
+    }
+    const auto size = static_cast<std::size_t>(n);
+    if (size > max_request_bytes) {
+        log.warn("executor: refused a {}-byte request (limit {})", size, max_request_bytes);
+        send_message(fd, "error " + std::to_string(static_cast<int>(errc::executor_refused)) +
+                             " error 0 request too long");
+        return true;
+    }
+    const std::string_view message(buffer.data(), size);
+    const auto parsed = parse_request(message);
+    if (!parsed.request) {
+        std::string shown;
+        for (const char c : message.substr(0, 120)) {
+            shown += (c >= 0x20 && c < 0x7f) ? c : '?';
+        }
+        log.warn("executor: refused request \"{}\": {}", shown, parsed.reason);
+        send_message(fd, "error " + std::to_string(static_cast<int>(errc::executor_refused)) +
+                             " error 0 " + parsed.reason);
+        return true;
+    }
+    // A wedged request (not just a slow ufw, which run_process already kills) ends the
+    // process; the supervisor starts a fresh executor and the watcher retries.
+    ::alarm(static_cast<unsigned>(watchdog.count()));
+    switch (parsed.request->kind) {
+    case request_kind::probe: send_message(fd, format_probe_response(fw.probe())); break;
+    case request_kind::list: send_rules(fd, fw); break;
+    case request_kind::add:
+    case request_kind::remove: {
+        const rule_op op{parsed.request->kind == request_kind::add ? op_kind::add : op_kind::remove,
+                         *parsed.request->target, "executor"};
+        send_message(fd, format_apply_response(fw.apply(op)));
+        break;
+    }
+    }
+    ::alarm(0);
+    return true;
+}
+
+bool peer_allowed(int fd, uid_t allowed_uid, spdlog::logger& log) {
+    ucred peer{};
+    socklen_t length = sizeof peer;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 ||
+        (peer.uid != 0 && peer.uid != allowed_uid)) {
+        log.warn("executor: refused a connection from uid {} (pid {})", peer.uid, peer.pid);
+        return false;
+    }
+    return true;
+}
+
+} // namespace
+
+void serve_executor(int listen_fd, firewall& fw, uid_t allowed_uid, spdlog::logger& log,
+                    std::chrono::seconds watchdog) {
+    constexpr std::size_t max_clients = 8;
+    std::vector<pollfd> fds{{listen_fd, POLLIN, 0}};
+    while (true) {
+        if (::poll(fds.data(), fds.size(), -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            log.error("executor: poll failed: {}", std::strerror(errno));
+            return;
+        }
+        // Requests are answered one at a time, in turn: that is what serialises ufw.
+        for (std::size_t i = 1; i < fds.size(); ++i) {
+            if (fds[i].revents != 0 && !serve_request(fds[i].fd, fw, log, watchdog)) {
+                ::close(fds[i].fd);
+                fds[i].fd = -1;
+            }
+        }
+        std::erase_if(fds, [](const pollfd& p) { return p.fd < 0; });
+        if ((fds[0].revents & POLLIN) != 0) {
+            const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd >= 0 && (fds.size() > max_clients || !peer_allowed(fd, allowed_uid, log))) {
+                ::close(fd);
+            } else if (fd >= 0) {
+                fds.push_back({fd, POLLIN, 0});
+            }
+        }
+    }
+}
+
+remote_firewall::~remote_firewall() { disconnect(); }
+
+void remote_firewall::disconnect() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+    }
+}
+
+boost::system::error_code remote_firewall::exchange_once(const std::string& request,
+                                                         std::vector<std::string>& replies) {
+    replies.clear();
+    if (fd_ < 0) {
+        fd_ = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        if (fd_ < 0 || socket_path_.size() >= sizeof address.sun_path) {
+            disconnect();
+            return errc::executor_unavailable;
+        }
+        std::memcpy(address.sun_path, socket_path_.c_str(), socket_path_.size() + 1);
+        timeval tv{};
+        tv.tv_sec = static_cast<time_t>(timeout_.count() / 1000);
+        tv.tv_usec = static_cast<suseconds_t>((timeout_.count() % 1000) * 1000);
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        if (::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+            disconnect();
+            return errc::executor_unavailable;
+        }
+    }
+    if (!send_message(fd_, request)) {
+        disconnect();
+        return errc::executor_unavailable;
+    }
+    std::string buffer(max_reply_bytes, '\0');
+    while (true) {
+        const auto n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+        if (n <= 0) {
+            disconnect(); // EOF (executor died) or SO_RCVTIMEO passed (executor hung)
+            return errc::executor_unavailable;
+        }
+        replies.emplace_back(buffer.data(), static_cast<std::size_t>(n));
+        const auto& last = replies.back();
+        if (!last.starts_with("part ") && !last.starts_with("warn ")) {
+            return {};
+        }
+    }
+}
+
+boost::system::error_code remote_firewall::exchange(const std::string& request,
+                                                    std::vector<std::string>& replies) {
+    // Every request is idempotent (ufw skips duplicates, deleting a missing rule is a no-op),
+    // so one retry on a fresh connection is safe.
+    if (!exchange_once(request, replies)) {
+        return {};
+    }
+    return exchange_once(request, replies);
+}
+
+firewall_state remote_firewall::probe() {
+    std::vector<std::string> replies;
+    if (exchange("probe", replies)) {
+        return {};
+    }
+    return parse_probe_response(replies.back()).value_or(firewall_state{});
+}
+
+rules_file_contents remote_firewall::read_rules(boost::system::error_code& ec) {
+    std::vector<std::string> replies;
+    rules_file_contents contents;
+    if ((ec = exchange("list", replies))) {
+        return contents;
+    }
+    if (replies.back() != "ok end") {
+        ec = errc::rules_file_unreadable;
+        return contents;
+    }
+    std::string text;
+    std::vector<std::string> warnings;
+    for (const auto& reply : replies) {
+        if (reply.starts_with("part ")) {
+            text += reply.substr(5);
+        } else if (reply.starts_with("warn ")) {
+            warnings.push_back(reply.substr(5));
+        }
+    }
+    contents = parse_rules_file(text);
+    contents.warnings.insert(contents.warnings.begin(), warnings.begin(), warnings.end());
+    return contents;
+}
+
+apply_result remote_firewall::apply(const rule_op& op) {
+    const executor_request request{op.kind == op_kind::add ? request_kind::add : request_kind::remove,
+                                   op.target};
+    std::vector<std::string> replies;
+    apply_result result;
+    if (const auto ec = exchange(format_request(request), replies)) {
+        result.ec = ec;
+        result.verdict = {ufw_outcome::error, "no answer from the privileged executor"};
+        return result;
+    }
+    if (auto parsed = parse_apply_response(replies.back())) {
+        return *parsed;
+    }
+    result.ec = errc::executor_unavailable;
+    result.verdict = {ufw_outcome::error, "unreadable answer from the executor"};
+    return result;
+}
+
+} // namespace dockgate
