@@ -364,10 +364,17 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
         co_return;
     }
     const auto todo = make_plan(desired, actual);
+    // Reported once per rule, not on every reconcile.
+    std::set<std::string> covered_now;
     for (const auto& covered : todo.admin_covered) {
-        log_->info("container {}: {} already allowed by an admin rule; not adding a duplicate",
+        covered_now.insert(covered.what.tuple());
+        if (reported_covered_.contains(covered.what.tuple())) {
+            continue;
+        }
+        log_->info("container {}: {} already covered by an admin rule (same address, port and source); not adding one",
                    covered.owner.name, covered.what.describe());
     }
+    reported_covered_ = std::move(covered_now);
     bool failed = false;
     std::size_t owned = 0;
     for (const auto& entry : actual.entries) {

@@ -209,15 +209,15 @@ std::optional<apply_result> parse_apply_response(std::string_view message) {
         }
         result.verdict.outcome = *outcome;
     } else if (f[0] == "error" && f.size() >= 4) {
+        // "error CODE OUTCOME MS DETAIL...": split_spaces leaves DETAIL whole in f[4].
         long long code = 0;
-        const auto rest = split_spaces(f[3], 1);
         const auto outcome = parse_outcome_token(f[2]);
-        if (!number(f[1], code) || !outcome || rest.empty() || !number(rest[0], ms)) {
+        if (!number(f[1], code) || !outcome || !number(f[3], ms)) {
             return std::nullopt;
         }
         result.ec = make_error_code(static_cast<errc>(code));
         result.verdict.outcome = *outcome;
-        result.verdict.detail = rest.size() > 1 ? std::string(rest[1]) : std::string{};
+        result.verdict.detail = f.size() > 4 ? std::string(f[4]) : std::string{};
     } else {
         return std::nullopt;
     }

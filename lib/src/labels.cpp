@@ -97,7 +97,7 @@ class evaluator {
                 }
             }
         }
-        read_publish();
+        read_publish(sources);
         return std::move(result_);
     }
 
@@ -259,7 +259,7 @@ class evaluator {
         return out;
     }
 
-    void read_publish() {
+    void read_publish(const std::vector<ip_prefix>& sources) {
         const auto* text = label("publish");
         if (text == nullptr) {
             return;
@@ -292,6 +292,18 @@ class evaluator {
             }
             chosen.push_back(*binding);
         }
+        // fw.publish=8080 without a protocol means every protocol 8080 is published with.
+        for (const auto& item : split_list(*text)) {
+            if (item == "auto" || item.find('/') != std::string::npos) {
+                continue;
+            }
+            for (const auto& b : container_.published) {
+                if (std::to_string(b.host_port) == item &&
+                    std::find(chosen.begin(), chosen.end(), b) == chosen.end()) {
+                    chosen.push_back(b);
+                }
+            }
+        }
         for (const auto& b : chosen) {
             const auto proto = parse_protocol(b.proto);
             if (!proto) {
@@ -303,15 +315,21 @@ class evaluator {
                 reject("publish", spec.to_string(), *refusal);
                 continue;
             }
-            rule r;
-            r.kind = rule_kind::input;
-            r.action = limit_ ? rule_action::limit : rule_action::allow;
-            r.log = log_;
-            r.proto = *proto;
-            r.port = spec.ports;
-            r.destination = any_of(true);
-            r.source = any_of(true);
-            add(r, "publish");
+            // The same sources as fw.allow: a published port is not a way around fw.allow.from.
+            for (const auto& src : sources) {
+                if (!src.v6) {
+                    continue;
+                }
+                rule r;
+                r.kind = rule_kind::input;
+                r.action = limit_ ? rule_action::limit : rule_action::allow;
+                r.log = log_;
+                r.proto = *proto;
+                r.port = spec.ports;
+                r.destination = any_of(true);
+                r.source = src;
+                add(r, "publish");
+            }
         }
     }
 

@@ -279,7 +279,7 @@ TEST_F(controller_test, admin_rules_are_never_touched_and_identical_ones_not_dup
     const auto a = web(13, "2001:db8:1::e");
     engine_.containers[a.id] = a;
     start();
-    ASSERT_TRUE(run_until([&] { return log_count("already allowed by an admin rule") >= 1; }));
+    ASSERT_TRUE(run_until([&] { return log_count("already covered by an admin rule") >= 1; }));
     EXPECT_EQ(firewall_.mutations, 0);
     engine_.containers.erase(a.id);
     engine_.container_event("die", a);

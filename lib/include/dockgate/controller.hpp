@@ -104,6 +104,7 @@ class controller {
     std::map<std::string, container_info> containers_;
     /// Containers whose state must be re-read before the next reconcile (coalesced events).
     std::set<std::string> to_inspect_;
+    std::set<std::string> reported_covered_; ///< tuples already reported as admin-covered
     asio::steady_timer health_timer_;
     std::optional<std::chrono::steady_clock::time_point> retry_at_;
     std::chrono::milliseconds retry_delay_{0};

@@ -43,7 +43,9 @@ struct policy {
     std::map<std::string, profile> profiles;
     label_mode mode = label_mode::open;
     std::vector<port_spec> allowed_ports; ///< empty: any port
-    std::vector<port_spec> denied_ports;  ///< always wins over allowed_ports
+    /// Ports labels may never name directly; wins over allowed_ports. Profiles are the
+    /// admin's own words and are not checked against it.
+    std::vector<port_spec> denied_ports;
     std::vector<std::string> networks;    ///< eligible Docker networks; empty: all
     std::vector<ip_prefix> prefixes;      ///< eligible container addresses
     std::vector<ip_prefix> sources;       ///< prefixes that fw.allow.from may name
