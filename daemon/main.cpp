@@ -3,13 +3,13 @@
 #include "dockgate/controller.hpp"
 #include "dockgate/executor.hpp"
 #include "dockgate/firewall.hpp"
+#include "dockgate/log_fields.hpp"
 #include "dockgate/policy.hpp"
 #include "dockgate/privsep.hpp"
 #include "dockgate/version.hpp"
 
 #include <boost/program_options.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
@@ -44,8 +44,8 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& level) {
     std::shared_ptr<spdlog::logger> log;
     // JOURNAL_STREAM is set by systemd when stderr goes to the journal: log natively there.
     if (std::getenv("JOURNAL_STREAM") != nullptr) {
-        log = std::make_shared<spdlog::logger>(
-            "dockgated", std::make_shared<spdlog::sinks::systemd_sink_mt>("dockgated", false));
+        log = std::make_shared<spdlog::logger>("dockgated",
+                                               std::make_shared<journald_sink>("dockgated"));
     } else {
         log = std::make_shared<spdlog::logger>("dockgated",
                                                std::make_shared<spdlog::sinks::stderr_sink_mt>());

@@ -2,6 +2,7 @@
 #include "dockgate/controller.hpp"
 
 #include "dockgate/error.hpp"
+#include "dockgate/log_fields.hpp"
 #include "dockgate/ndjson.hpp"
 
 #include <nlohmann/json.hpp>
@@ -90,7 +91,9 @@ void controller::mark_dirty() {
 
 void controller::note_container(const container_info& info, const char* why) {
     const auto result = evaluate(info, policy_);
+    const log_scope container_fields({{"CONTAINER_ID", info.id}, {"CONTAINER_NAME", info.name}});
     for (const auto& r : result.rejected) {
+        const log_scope rejection_fields({{"LABEL", r.label}, {"REASON", r.reason}});
         log_->warn("container {} ({}): label {}=\"{}\" rejected: {}", info.name, info.id.substr(0, 12),
                    r.label, r.value, r.reason);
     }
@@ -384,6 +387,11 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
         if (stopping_) {
             co_return;
         }
+        const log_scope op_fields({{"CONTAINER_ID", op.target.owner.short_id},
+                                   {"CONTAINER_NAME", op.target.owner.name},
+                                   {"RULE", op.target.what.describe()},
+                                   {"ACTION", to_string(op.kind)},
+                                   {"REASON", op.reason}});
         if (settings_.dry_run) {
             log_->info("dry run: would {} {} ({}) for {}", to_string(op.kind), op.target.what.describe(),
                        op.reason, op.target.owner.name);

@@ -2,6 +2,7 @@
 // and with ufw exactly in step with the containers.
 #include "dockgate/controller.hpp"
 
+#include "../support/capture_sink.hpp"
 #include "../support/fake_engine.hpp"
 #include "../support/fake_firewall.hpp"
 
@@ -29,7 +30,8 @@ class controller_test : public ::testing::Test {
   protected:
     controller_test() {
         log_ = std::make_shared<spdlog::logger>(
-            "test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text_));
+            "test", spdlog::sinks_init_list{
+                        std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text_), journal_});
         log_->set_level(spdlog::level::debug);
         settings_.docker.socket_path = engine_.socket_path();
         settings_.docker.request_timeout = 300ms;
@@ -93,6 +95,7 @@ class controller_test : public ::testing::Test {
     testing::fake_engine engine_{ioc_};
     testing::fake_firewall firewall_;
     std::ostringstream log_text_;
+    std::shared_ptr<testing::capture_sink> journal_ = std::make_shared<testing::capture_sink>();
     std::shared_ptr<spdlog::logger> log_;
     controller_settings settings_;
     std::unique_ptr<controller> ctl_;
@@ -338,6 +341,40 @@ TEST_F(controller_test, flapping_container_applies_only_its_final_state) {
     engine_.container_event("start", b);
     ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::12", 80)}); }));
     EXPECT_EQ(firewall_.mutations, 1) << "the flapping container caused no ufw call";
+}
+
+} // namespace
+} // namespace dockgate
+
+namespace dockgate {
+namespace {
+
+TEST_F(controller_test, journal_messages_carry_container_rule_action_and_reason_fields) {
+    auto a = web(18, "2001:db8:1::13", "http,0080");
+    engine_.containers[a.id] = a;
+    start();
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::13", 80)}); }));
+    bool saw_rule = false;
+    bool saw_rejection = false;
+    for (const auto& m : journal_->messages()) {
+        if (m.fields.count("ACTION") != 0U && m.fields.at("ACTION") == "add") {
+            saw_rule = true;
+            EXPECT_EQ(m.fields.at("CONTAINER_NAME"), "web18");
+            EXPECT_EQ(m.fields.at("CONTAINER_ID"), a.id.substr(0, 12));
+            EXPECT_EQ(m.fields.at("RULE"), "route allow tcp from any to 2001:db8:1::13 port 80");
+            EXPECT_EQ(m.fields.at("REASON"), "missing");
+            EXPECT_EQ(m.priority, 6);
+        }
+        if (m.fields.count("LABEL") != 0U) {
+            saw_rejection = true;
+            EXPECT_EQ(m.fields.at("CONTAINER_NAME"), "web18");
+            EXPECT_EQ(m.fields.at("LABEL"), "fw.allow");
+            EXPECT_NE(m.fields.at("REASON").find("leading zero"), std::string::npos);
+            EXPECT_EQ(m.priority, 4);
+        }
+    }
+    EXPECT_TRUE(saw_rule);
+    EXPECT_TRUE(saw_rejection);
 }
 
 } // namespace
