@@ -6,16 +6,18 @@
 #include "dockgate/log_fields.hpp"
 #include "dockgate/policy.hpp"
 #include "dockgate/privsep.hpp"
+#include "dockgate/service.hpp"
 #include "dockgate/version.hpp"
 
 #include <boost/program_options.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
-#include <systemd/sd-daemon.h>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
+#include <ctime>
 #include <csignal>
 #include <cstdlib>
 #include <sys/wait.h>
@@ -38,6 +40,10 @@ struct options {
     bool remove_all = false;
     std::string run_as;
     std::string executor_socket = "/run/dockgate/executor.sock";
+    std::string status_socket = "/run/dockgate/status.sock";
+    int status_fd = -1; ///< inherited from the supervisor when privilege-separated
+    std::string command;
+    bool json = false;
 };
 
 std::shared_ptr<spdlog::logger> make_logger(const std::string& level) {
@@ -115,6 +121,63 @@ asio::awaitable<int> explain(docker_client& docker, std::string container, const
     co_return 0;
 }
 
+
+/// `dockgated status`: reads the running daemon's status socket.
+int show_status(const std::string& path, bool raw_json) {
+    asio::io_context ioc;
+    local_stream::socket socket(ioc);
+    error_code ec;
+    socket.connect(local_stream::endpoint(path), ec);
+    if (ec) {
+        std::cerr << "cannot reach dockgated at " << path << ": " << ec.message()
+                  << " (is it running? root or the daemon's group may read it)\n";
+        return 1;
+    }
+    std::string text;
+    asio::read(socket, asio::dynamic_buffer(text), ec);
+    const auto doc = nlohmann::json::parse(text, nullptr, false);
+    if (doc.is_discarded()) {
+        std::cerr << "unreadable status from " << path << "\n";
+        return 1;
+    }
+    if (raw_json) {
+        std::cout << doc.dump(2) << '\n';
+        return 0;
+    }
+    const auto& docker = doc["docker"];
+    std::cout << "Docker:      " << docker["state"].get<std::string>() << " ("
+              << docker["socket"].get<std::string>() << ", API "
+              << docker["api_version"].get<std::string>() << ")\n";
+    std::cout << "In sync:     " << (doc["in_sync"].get<bool>() ? "yes" : "no");
+    if (doc["last_sync_unix"].is_number()) {
+        const std::time_t when = doc["last_sync_unix"].get<std::time_t>();
+        std::array<char, 64> buffer{};
+        std::strftime(buffer.data(), buffer.size(), "%Y-%m-%d %H:%M:%S", std::localtime(&when));
+        std::cout << ", last sync " << buffer.data();
+    }
+    std::cout << "\nRules:       " << doc["owned_rules"].get<std::size_t>() << " owned, "
+              << doc["pending_operations"].get<std::size_t>() << " pending, "
+              << doc["failed_operations"].size() << " failed\n";
+    for (const auto& c : doc["containers"]) {
+        std::cout << "\n  " << c["name"].get<std::string>() << " (" << c["id"].get<std::string>()
+                  << ")\n";
+        for (const auto& r : c["rules"]) {
+            std::cout << "    " << r.get<std::string>() << '\n';
+        }
+        for (const auto& r : c["rejected"]) {
+            std::cout << "    rejected " << r["label"].get<std::string>() << "=\""
+                      << r["value"].get<std::string>() << "\": " << r["reason"].get<std::string>()
+                      << '\n';
+        }
+    }
+    for (const auto& f : doc["failed_operations"]) {
+        std::cout << "\n  FAILED " << f["action"].get<std::string>() << " "
+                  << f["rule"].get<std::string>() << " for " << f["container"].get<std::string>()
+                  << ": " << f["error"].get<std::string>() << '\n';
+    }
+    return 0;
+}
+
 int remove_all_rules(firewall& fw, spdlog::logger& log) {
     boost::system::error_code ec;
     const auto actual = fw.read_rules(ec);
@@ -154,6 +217,7 @@ int run_watcher(options& opt, policy pol, firewall& fw, const std::shared_ptr<sp
     asio::io_context ioc;
     controller ctl(ioc, opt.controller, std::move(pol), fw, log);
     asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
+    std::function<void()> stop_extras = [] {};
     std::function<void(const boost::system::error_code&, int)> on_signal =
         [&](const boost::system::error_code& ec, int signo) {
             if (ec) {
@@ -174,21 +238,34 @@ int run_watcher(options& opt, policy pol, firewall& fw, const std::shared_ptr<sp
             }
             // Cancel, do not stop the io_context: the loops unwind and run() returns by itself.
             ctl.stop();
+            stop_extras();
             signals.cancel();
         };
     signals.async_wait(on_signal);
     // READY=1 only after the first reconcile has left ufw in step with Docker.
-    bool ready_sent = false;
-    ctl.on_synced([&] {
-        const auto& st = ctl.stats();
-        const auto status = "STATUS=In sync: " + std::to_string(st.owned_rules) + " rule(s), " +
-                            std::to_string(st.events) + " event(s) seen";
-        sd_notify(0, ((ready_sent ? "" : "READY=1\n") + status).c_str());
-        ready_sent = true;
-    });
+    service_notifier notifier(ioc, ctl);
+    notifier.start();
+    std::optional<status_server> status;
+    int status_fd = opt.status_fd;
+    if (status_fd < 0) {
+        std::string why;
+        status_fd = listen_unix_socket(opt.status_socket, SOCK_STREAM, ::getgid(), &why);
+        if (status_fd < 0) {
+            log->warn("no status view: {}", why);
+        }
+    }
+    if (status_fd >= 0) {
+        status.emplace(ioc, ctl, status_fd);
+        status->start();
+    }
+    stop_extras = [&] {
+        notifier.stop();
+        if (status) {
+            status->stop();
+        }
+    };
     ctl.start();
     ioc.run();
-    sd_notify(0, "STOPPING=1");
     log->info("stopped");
     return 0;
 }
@@ -207,10 +284,15 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
         log->critical("--user {}: {}", opt.run_as, why);
         return 2;
     }
-    const int listen_fd = listen_executor_socket(opt.executor_socket, who->gid, &why);
+    const int listen_fd = listen_unix_socket(opt.executor_socket, SOCK_SEQPACKET, who->gid, &why);
     if (listen_fd < 0) {
         log->critical("{}", why);
         return 2;
+    }
+    // The watcher cannot create sockets under /run/dockgate itself: it inherits this one.
+    opt.status_fd = listen_unix_socket(opt.status_socket, SOCK_STREAM, who->gid, &why);
+    if (opt.status_fd < 0) {
+        log->warn("no status view: {}", why);
     }
     sigset_t handled;
     sigemptyset(&handled);
@@ -224,6 +306,9 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
         const pid_t pid = ::fork();
         if (pid == 0) {
             sigprocmask(SIG_SETMASK, &previous, nullptr);
+            if (opt.status_fd >= 0) {
+                ::close(opt.status_fd);
+            }
             std::string error;
             if (!restrict_to_firewall_capabilities(&error)) {
                 log->critical("executor: {}", error);
@@ -290,6 +375,7 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
     ::waitpid(executor, nullptr, 0);
     ::close(listen_fd);
     ::unlink(opt.executor_socket.c_str());
+    ::unlink(opt.status_socket.c_str());
     return exit_code;
 }
 
@@ -314,6 +400,9 @@ int main(int argc, char** argv) try {
         ("dry-run", po::bool_switch(&opt.controller.dry_run), "log the plan, change nothing in ufw")
         ("remove-all-rules", po::bool_switch(&opt.remove_all), "delete every dockgate-owned ufw rule and exit (uninstall)")
         ("user", po::value(&opt.run_as)->value_name("NAME"), "privilege separation: read Docker as this user, run ufw in a separate root executor")
+        ("status-socket", po::value(&opt.status_socket)->default_value(opt.status_socket), "where the status view is served and read")
+        ("json", po::bool_switch(&opt.json), "with `status`: print the raw JSON")
+        ("command", po::value(&opt.command), "`status`: show the running daemon's state")
         ("executor-socket", po::value(&opt.executor_socket)->default_value(opt.executor_socket), "the executor's socket (with --user)")
         ("log-level", po::value(&opt.log_level)->default_value(opt.log_level), "trace, debug, info, warn, error")
         ("ufw", po::value(&opt.ufw.ufw_path)->default_value(opt.ufw.ufw_path), "ufw executable")
@@ -324,7 +413,9 @@ int main(int argc, char** argv) try {
         ("ufw-timeout-ms", po::value(&ufw_ms)->default_value(ufw_ms), "deadline of each ufw run")
         ("coalesce-ms", po::value(&coalesce_ms)->default_value(coalesce_ms), "window in which events are applied together");
     po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::positional_options_description positional;
+    positional.add("command", 1);
+    po::store(po::command_line_parser(argc, argv).options(desc).positional(positional).run(), vm);
     po::notify(vm);
     if (vm.count("help") != 0U) {
         std::cout << desc << '\n';
@@ -333,6 +424,13 @@ int main(int argc, char** argv) try {
     if (vm.count("version") != 0U) {
         std::cout << "dockgated " << version_string << '\n';
         return 0;
+    }
+    if (!opt.command.empty()) {
+        if (opt.command != "status") {
+            std::cerr << "unknown command \"" << opt.command << "\" (try --help)\n";
+            return 2;
+        }
+        return show_status(opt.status_socket, opt.json);
     }
     if (!opt.check_policy.empty()) {
         policy_error error;

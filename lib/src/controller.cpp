@@ -360,6 +360,7 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     for (const auto& warning : actual.warnings) {
         log_->warn("ufw rules file: {}", warning);
     }
+    firewall_healthy_ = read_ec != errc::executor_unavailable && read_ec != errc::ufw_timeout;
     if (read_ec) {
         ++stats_.failures;
         log_->error("cannot read ufw's rules ({}); no change made", read_ec.message());
@@ -383,6 +384,8 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     for (const auto& entry : actual.entries) {
         owned += entry.owner ? 1U : 0U;
     }
+    failed_ops_.clear();
+    pending_ops_ = settings_.dry_run ? 0 : todo.ops.size();
     for (const auto& op : todo.ops) {
         if (stopping_) {
             co_return;
@@ -399,9 +402,17 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
         }
         auto apply_work = [this, op] { return firewall_.apply(op); };
         const auto result = co_await off_loop(std::move(apply_work));
+        --pending_ops_;
+        firewall_healthy_ =
+            result.ec != errc::executor_unavailable && result.ec != errc::ufw_timeout;
         if (result.ec) {
             ++stats_.failures;
             failed = true;
+            failed_ops_.push_back({op.target.owner.name, op.target.owner.short_id,
+                                   to_string(op.kind), op.target.what.describe(),
+                                   result.ec.message() + (result.verdict.detail.empty()
+                                                              ? std::string{}
+                                                              : ": " + result.verdict.detail)});
             log_->error("container {}: {} {} failed after {} ms: {} ({})", op.target.owner.name,
                         to_string(op.kind), op.target.what.describe(), result.took.count(),
                         result.ec.message(), result.verdict.detail);
@@ -429,6 +440,7 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
         co_return;
     }
     retry_delay_ = std::chrono::milliseconds(0);
+    last_sync_ = std::chrono::system_clock::now();
     if (!stats_.synced_once) {
         stats_.synced_once = true;
         if (settings_.dry_run) {
@@ -441,6 +453,71 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     if (synced_callback_) {
         synced_callback_();
     }
+}
+
+} // namespace dockgate
+
+namespace dockgate {
+
+bool controller::healthy() const {
+    return fsm_.state() == conn_state::streaming && firewall_healthy_;
+}
+
+nlohmann::json controller::status() const {
+    using json = nlohmann::json;
+    json containers = json::array();
+    for (const auto& [id, info] : containers_) {
+        const auto result = evaluate(info, policy_);
+        if (!result.wants_anything()) {
+            continue;
+        }
+        json rules = json::array();
+        for (const auto& r : result.rules) {
+            rules.push_back(r.what.describe());
+        }
+        json rejected = json::array();
+        for (const auto& r : result.rejected) {
+            rejected.push_back({{"label", r.label}, {"value", r.value}, {"reason", r.reason}});
+        }
+        containers.push_back({{"id", id.substr(0, 12)},
+                              {"name", info.name},
+                              {"rules", rules},
+                              {"rejected", rejected}});
+    }
+    json failed = json::array();
+    for (const auto& f : failed_ops_) {
+        failed.push_back({{"container", f.container},
+                          {"id", f.short_id},
+                          {"action", f.action},
+                          {"rule", f.rule},
+                          {"error", f.error}});
+    }
+    json last_sync = nullptr;
+    if (last_sync_) {
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                                 last_sync_->time_since_epoch())
+                                 .count();
+        last_sync = seconds;
+    }
+    return {{"docker",
+             {{"state", to_string(fsm_.state())},
+              {"socket", settings_.docker.socket_path},
+              {"api_version", "1." + std::to_string(docker_.api_minor())},
+              {"connections", fsm_.connections()}}},
+            {"in_sync", snapshot_valid_ && !dirty_ && pending_ops_ == 0 && failed_ops_.empty()},
+            {"last_sync_unix", last_sync},
+            {"dry_run", settings_.dry_run},
+            {"containers", containers},
+            {"owned_rules", stats_.owned_rules},
+            {"pending_operations", pending_ops_},
+            {"failed_operations", failed},
+            {"counters",
+             {{"events", stats_.events},
+              {"reconciles", stats_.reconciles},
+              {"rules_added", stats_.rules_added},
+              {"rules_removed", stats_.rules_removed},
+              {"failures", stats_.failures},
+              {"drift_corrections", stats_.drift_corrections}}}};
 }
 
 } // namespace dockgate

@@ -125,7 +125,7 @@ bool become_user(const user_identity& who, std::string* why) {
     return true;
 }
 
-int listen_executor_socket(const std::string& path, gid_t group, std::string* why) {
+int listen_unix_socket(const std::string& path, int type, gid_t group, std::string* why) {
     const auto dir = std::filesystem::path(path).parent_path();
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -140,12 +140,12 @@ int listen_executor_socket(const std::string& path, gid_t group, std::string* wh
         return -1;
     }
     std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    const int fd = ::socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
     ::unlink(path.c_str());
     if (fd < 0 || ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
         ::chown(path.c_str(), 0, group) != 0 || ::chmod(path.c_str(), 0660) != 0 ||
         ::listen(fd, 4) != 0) {
-        fail(why, "executor socket " + path);
+        fail(why, "socket " + path);
         if (fd >= 0) {
             ::close(fd);
         }

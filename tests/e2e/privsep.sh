@@ -69,6 +69,18 @@ check "the executor kept serving (probe answered)" serving
 check "refusals are logged with a reason" dg_log_has "executor: refused request" 6
 check "nothing was added for the refused requests" test -z "$(lab_tuples | grep 2001:db8:10::99 || true)"
 
+# The status view: JSON for scripts, readable only by root and the daemon's group.
+status_json=$(lab_host "$DOCKGATED" status --json)
+status_has() { grep -q -- "$1" <<<"$status_json"; }
+check "status --json: Docker streaming" status_has '"state": "streaming"'
+check "status --json: lists the first container" status_has '"name": "first"'
+check "status --json: with its rule" status_has "\"route allow tcp from any to $first port 80\""
+check "status --json: no failed operation" status_has '"failed_operations": \[\]'
+status_human() { lab_host "$DOCKGATED" status | grep -q "^Docker: *streaming"; }
+check "status (human): shows the Docker connection" status_human
+other_user_refused() { ! lab_host setpriv --reuid=1 --regid=1 --clear-groups "$DOCKGATED" status --json >/dev/null 2>&1; }
+check "status: refused to a user outside the daemon's group" other_user_refused
+
 # A killed executor is restarted and the queued work still lands.
 for n in 4 5; do lab_docker run -d --name "busy$n" --network "$LAB_NET" --label fw.allow=http "$LAB_IMAGE" sleep 600 >/dev/null; done
 kill -KILL "$executor"

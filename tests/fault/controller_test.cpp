@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <array>
+#include <cstring>
 #include <sstream>
 
 namespace dockgate {
@@ -375,6 +377,129 @@ TEST_F(controller_test, journal_messages_carry_container_rule_action_and_reason_
     }
     EXPECT_TRUE(saw_rule);
     EXPECT_TRUE(saw_rejection);
+}
+
+} // namespace
+} // namespace dockgate
+
+#include "dockgate/service.hpp"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+namespace dockgate {
+namespace {
+
+/// A datagram socket standing in for systemd's NOTIFY_SOCKET.
+class notify_listener {
+  public:
+    notify_listener() {
+        path_ = "/tmp/dockgate-notify-" + std::to_string(::getpid()) + ".sock";
+        ::unlink(path_.c_str());
+        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::memcpy(address.sun_path, path_.c_str(), path_.size() + 1);
+        EXPECT_EQ(::bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+        ::setenv("NOTIFY_SOCKET", path_.c_str(), 1);
+        ::setenv("WATCHDOG_USEC", "100000", 1);
+    }
+    notify_listener(const notify_listener&) = delete;
+    notify_listener& operator=(const notify_listener&) = delete;
+    ~notify_listener() {
+        ::unsetenv("NOTIFY_SOCKET");
+        ::unsetenv("WATCHDOG_USEC");
+        ::close(fd_);
+        ::unlink(path_.c_str());
+    }
+    /// Every datagram received since the last call.
+    std::vector<std::string> drain() {
+        std::vector<std::string> out;
+        std::array<char, 4096> buffer{};
+        for (ssize_t n; (n = ::recv(fd_, buffer.data(), buffer.size(), 0)) > 0;) {
+            out.emplace_back(buffer.data(), static_cast<std::size_t>(n));
+        }
+        return out;
+    }
+
+  private:
+    std::string path_;
+    int fd_ = -1;
+};
+
+bool contains(const std::vector<std::string>& messages, const std::string& needle) {
+    return std::any_of(messages.begin(), messages.end(),
+                       [&](const auto& m) { return m.find(needle) != std::string::npos; });
+}
+
+TEST_F(controller_test, ready_only_after_reconcile_and_watchdog_only_while_healthy) {
+    notify_listener systemd;
+    engine_.events_headers_never = true; // not connected yet: nothing may claim readiness
+    ctl_ = std::make_unique<controller>(ioc_, settings_, builtin_policy(), firewall_, log_);
+    service_notifier notifier(ioc_, *ctl_);
+    notifier.start();
+    ctl_->start();
+    std::vector<std::string> seen;
+    ASSERT_TRUE(run_until([&] {
+        auto got = systemd.drain();
+        seen.insert(seen.end(), got.begin(), got.end());
+        return seen.size() >= 3; // watchdog ticks carry STATUS even when unhealthy
+    }));
+    EXPECT_FALSE(contains(seen, "READY=1")) << "READY before the first reconcile";
+    EXPECT_FALSE(contains(seen, "WATCHDOG=1")) << "WATCHDOG while Docker is not streaming";
+
+    engine_.events_headers_never = false;
+    const auto a = web(19, "2001:db8:1::14");
+    engine_.containers[a.id] = a;
+    seen.clear();
+    ASSERT_TRUE(run_until([&] {
+        auto got = systemd.drain();
+        seen.insert(seen.end(), got.begin(), got.end());
+        return contains(seen, "READY=1") && contains(seen, "WATCHDOG=1");
+    })) << log_text_.str();
+    EXPECT_TRUE(in_sync_with({route_tuple("2001:db8:1::14", 80)}));
+    EXPECT_TRUE(contains(seen, "STATUS=in sync"));
+
+    // Docker goes away: the watchdog stops being fed.
+    engine_.remove_socket();
+    engine_.cut_streams();
+    ASSERT_TRUE(run_until([&] { return ctl_->connection() != conn_state::streaming; }));
+    systemd.drain();
+    seen.clear();
+    ASSERT_TRUE(run_until([&] {
+        auto got = systemd.drain();
+        seen.insert(seen.end(), got.begin(), got.end());
+        return seen.size() >= 4;
+    }));
+    EXPECT_FALSE(contains(seen, "WATCHDOG=1")) << "WATCHDOG while the Docker stream is down";
+    EXPECT_TRUE(contains(seen, "STATUS=degraded"));
+
+    engine_.recreate_socket();
+    seen.clear();
+    ASSERT_TRUE(run_until([&] {
+        auto got = systemd.drain();
+        seen.insert(seen.end(), got.begin(), got.end());
+        return contains(seen, "WATCHDOG=1");
+    })) << "WATCHDOG resumes once Docker is back";
+    notifier.stop();
+}
+
+TEST_F(controller_test, status_reports_containers_rules_rejections_and_failures) {
+    auto a = web(20, "2001:db8:1::15", "http,0080");
+    engine_.containers[a.id] = a;
+    firewall_.fail_next = 1;
+    settings_.retry_initial = 10s; // keep the failure visible
+    start();
+    ASSERT_TRUE(run_until([&] { return ctl_->status()["failed_operations"].size() == 1; }));
+    const auto status = ctl_->status();
+    EXPECT_EQ(status["docker"]["state"], "streaming");
+    EXPECT_EQ(status["in_sync"], false);
+    ASSERT_EQ(status["containers"].size(), 1U);
+    EXPECT_EQ(status["containers"][0]["name"], "web20");
+    EXPECT_EQ(status["containers"][0]["rules"][0], "route allow tcp from any to 2001:db8:1::15 port 80");
+    EXPECT_EQ(status["containers"][0]["rejected"][0]["value"], "0080");
+    EXPECT_EQ(status["failed_operations"][0]["container"], "web20");
+    EXPECT_NE(status["failed_operations"][0]["error"].get<std::string>().find("ufw failed"), std::string::npos);
 }
 
 } // namespace

@@ -10,6 +10,7 @@
 #include "dockgate/labels.hpp"
 #include "dockgate/policy.hpp"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
 
 #include <chrono>
@@ -72,6 +73,10 @@ class controller {
 
     [[nodiscard]] const controller_stats& stats() const { return stats_; }
     [[nodiscard]] conn_state connection() const { return fsm_.state(); }
+    /// Docker stream up and the firewall side answering: what WATCHDOG=1 vouches for.
+    [[nodiscard]] bool healthy() const;
+    /// Everything `dockgated status` shows, as JSON.
+    [[nodiscard]] nlohmann::json status() const;
     /// True once stop() was called and every loop of the controller has returned.
     [[nodiscard]] bool finished() const { return stopping_ && running_loops_ == 0; }
 
@@ -111,6 +116,13 @@ class controller {
     bool snapshot_valid_ = false;
     bool dirty_ = false;
     bool stopping_ = false;
+    bool firewall_healthy_ = true;
+    std::size_t pending_ops_ = 0;
+    struct failed_op {
+        std::string container, short_id, action, rule, error;
+    };
+    std::vector<failed_op> failed_ops_; ///< failures of the last reconcile, retried with backoff
+    std::optional<std::chrono::system_clock::time_point> last_sync_;
     int running_loops_ = 0;
     controller_stats stats_;
     std::function<void()> synced_callback_;

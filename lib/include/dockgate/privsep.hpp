@@ -29,8 +29,9 @@ bool restrict_to_firewall_capabilities(std::string* why);
 /// no_new_privs, leaving every capability set empty. Returns false with `why` on failure.
 bool become_user(const user_identity& who, std::string* why);
 
-/// Creates the executor's listening SOCK_SEQPACKET socket at `path` (parent directory
-/// created 0750), owned root:`group`, mode 0660. Returns the fd or -1 with `why` set.
-int listen_executor_socket(const std::string& path, gid_t group, std::string* why);
+/// Creates a listening unix socket of `type` (SOCK_SEQPACKET for the executor, SOCK_STREAM
+/// for the status view) at `path` (parent directory created 0750), owned root:`group`,
+/// mode 0660: only root and the daemon's group can connect. Returns the fd or -1 with `why`.
+int listen_unix_socket(const std::string& path, int type, gid_t group, std::string* why);
 
 } // namespace dockgate

@@ -1,0 +1,53 @@
+// The daemon's faces to the host: sd_notify (READY, STATUS, WATCHDOG) and the status socket.
+#pragma once
+
+#include "dockgate/asio.hpp"
+#include "dockgate/controller.hpp"
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+namespace dockgate {
+
+/// READY=1 after the first reconcile, STATUS= after each one and on every watchdog tick,
+/// WATCHDOG=1 at half of WATCHDOG_USEC but only while controller::healthy(). Without
+/// NOTIFY_SOCKET every call is a no-op, so tests and foreground runs need no systemd.
+class service_notifier {
+  public:
+    service_notifier(asio::io_context& ioc, controller& ctl);
+    /// Hooks into the controller and starts the watchdog timer (when WATCHDOG_USEC is set).
+    void start();
+    void stop();
+    /// The watchdog period from the environment. Read directly rather than through
+    /// sd_watchdog_enabled(): with privilege separation the watcher is not the main PID
+    /// that WATCHDOG_PID names, yet it is the process that knows whether all is well.
+    static std::optional<std::chrono::microseconds> watchdog_period();
+
+  private:
+    asio::awaitable<void> watchdog_loop(std::chrono::microseconds period);
+    std::string status_line() const;
+
+    asio::io_context& ioc_;
+    controller& ctl_;
+    asio::steady_timer timer_;
+    bool ready_sent_ = false;
+    bool stopping_ = false;
+};
+
+/// Answers every connection on a listening unix stream socket with controller::status() as
+/// one JSON document, then closes it.
+class status_server {
+  public:
+    status_server(asio::io_context& ioc, controller& ctl, int listening_fd);
+    void start();
+    void stop();
+
+  private:
+    asio::awaitable<void> accept_loop();
+
+    controller& ctl_;
+    local_stream::acceptor acceptor_;
+};
+
+} // namespace dockgate
