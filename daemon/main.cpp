@@ -43,6 +43,7 @@ struct options {
     std::string status_socket = "/run/dockgate/status.sock";
     int status_fd = -1; ///< inherited from the supervisor when privilege-separated
     std::string command;
+    std::string metrics_listen; ///< empty: metrics off
     bool json = false;
 };
 
@@ -258,8 +259,17 @@ int run_watcher(options& opt, policy pol, firewall& fw, const std::shared_ptr<sp
         status.emplace(ioc, ctl, status_fd);
         status->start();
     }
+    std::optional<metrics_server> metrics;
+    if (!opt.metrics_listen.empty()) {
+        metrics.emplace(ioc, ctl, opt.metrics_listen);
+        metrics->start();
+        log->info("metrics at http://{}/metrics", opt.metrics_listen);
+    }
     stop_extras = [&] {
         notifier.stop();
+        if (metrics) {
+            metrics->stop();
+        }
         if (status) {
             status->stop();
         }
@@ -401,6 +411,7 @@ int main(int argc, char** argv) try {
         ("remove-all-rules", po::bool_switch(&opt.remove_all), "delete every dockgate-owned ufw rule and exit (uninstall)")
         ("user", po::value(&opt.run_as)->value_name("NAME"), "privilege separation: read Docker as this user, run ufw in a separate root executor")
         ("status-socket", po::value(&opt.status_socket)->default_value(opt.status_socket), "where the status view is served and read")
+        ("metrics-listen", po::value(&opt.metrics_listen)->value_name("ADDR:PORT"), "serve Prometheus metrics on this loopback address (off by default)")
         ("json", po::bool_switch(&opt.json), "with `status`: print the raw JSON")
         ("command", po::value(&opt.command), "`status`: show the running daemon's state")
         ("executor-socket", po::value(&opt.executor_socket)->default_value(opt.executor_socket), "the executor's socket (with --user)")

@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake g++ make pkg-config libboost-dev libboost-program-options-dev nlohmann-json3-dev
           libspdlog-dev libfmt-dev libsystemd-dev libgtest-dev docker.io ufw iptables
-          busybox-static iproute2 curl util-linux procps)
+          busybox-static iproute2 curl util-linux procps
+          clang libclang-rt-14-dev llvm)  # the last three: tests/fuzz (libFuzzer, llvm-symbolizer)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

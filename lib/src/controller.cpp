@@ -79,6 +79,17 @@ void controller::replace_policy(policy pol) {
     mark_dirty();
 }
 
+void controller::record_ufw_latency(std::chrono::milliseconds took) {
+    const double seconds = static_cast<double>(took.count()) / 1000.0;
+    std::size_t bucket = 0;
+    while (bucket < ufw_latency_bounds.size() && seconds > ufw_latency_bounds[bucket]) {
+        ++bucket;
+    }
+    ++stats_.ufw_latency_buckets[bucket];
+    stats_.ufw_latency_sum += seconds;
+    ++stats_.ufw_calls;
+}
+
 void controller::schedule_retry() {
     retry_delay_ = std::min(std::max(retry_delay_ * 2, settings_.retry_initial), settings_.retry_max);
     retry_at_ = std::chrono::steady_clock::now() + retry_delay_;
@@ -403,6 +414,7 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
         auto apply_work = [this, op] { return firewall_.apply(op); };
         const auto result = co_await off_loop(std::move(apply_work));
         --pending_ops_;
+        record_ufw_latency(result.took);
         firewall_healthy_ =
             result.ec != errc::executor_unavailable && result.ec != errc::ufw_timeout;
         if (result.ec) {
@@ -440,7 +452,7 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
         co_return;
     }
     retry_delay_ = std::chrono::milliseconds(0);
-    last_sync_ = std::chrono::system_clock::now();
+    stats_.last_sync = std::chrono::system_clock::now();
     if (!stats_.synced_once) {
         stats_.synced_once = true;
         if (settings_.dry_run) {
@@ -493,9 +505,9 @@ nlohmann::json controller::status() const {
                           {"error", f.error}});
     }
     json last_sync = nullptr;
-    if (last_sync_) {
+    if (stats_.last_sync) {
         const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
-                                 last_sync_->time_since_epoch())
+                                 stats_.last_sync->time_since_epoch())
                                  .count();
         last_sync = seconds;
     }
@@ -518,6 +530,48 @@ nlohmann::json controller::status() const {
               {"rules_removed", stats_.rules_removed},
               {"failures", stats_.failures},
               {"drift_corrections", stats_.drift_corrections}}}};
+}
+
+} // namespace dockgate
+
+namespace dockgate {
+
+std::string render_metrics(const controller_stats& stats, bool docker_connected) {
+    std::string out;
+    auto metric = [&out](const char* name, const char* type, const char* help, const std::string& value) {
+        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+               name + " " + value + "\n";
+    };
+    metric("dockgate_events_total", "counter", "Docker events acted on.", std::to_string(stats.events));
+    metric("dockgate_reconciles_total", "counter", "Reconcile rounds run.", std::to_string(stats.reconciles));
+    metric("dockgate_rules_added_total", "counter", "ufw rules added.", std::to_string(stats.rules_added));
+    metric("dockgate_rules_removed_total", "counter", "ufw rules removed.", std::to_string(stats.rules_removed));
+    metric("dockgate_failures_total", "counter", "Failed ufw or rules-file operations.", std::to_string(stats.failures));
+    metric("dockgate_drift_corrections_total", "counter", "Rules repaired after hand edits.",
+           std::to_string(stats.drift_corrections));
+    metric("dockgate_owned_rules", "gauge", "ufw rules carrying a dockgate tag.", std::to_string(stats.owned_rules));
+    metric("dockgate_docker_connected", "gauge", "1 while the Docker event stream is followed.",
+           docker_connected ? "1" : "0");
+    if (stats.last_sync) {
+        metric("dockgate_last_sync_timestamp_seconds", "gauge", "Unix time of the last successful reconcile.",
+               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                  stats.last_sync->time_since_epoch()).count()));
+    }
+    out += "# HELP dockgate_ufw_call_duration_seconds Duration of ufw runs.\n"
+           "# TYPE dockgate_ufw_call_duration_seconds histogram\n";
+    unsigned long cumulative = 0;
+    for (std::size_t i = 0; i < stats.ufw_latency_buckets.size(); ++i) {
+        cumulative += stats.ufw_latency_buckets[i];
+        std::string bound = "+Inf";
+        if (i < ufw_latency_bounds.size()) {
+            bound = fmt::format("{}", ufw_latency_bounds[i]);
+        }
+        out += "dockgate_ufw_call_duration_seconds_bucket{le=\"" + bound + "\"} " +
+               std::to_string(cumulative) + "\n";
+    }
+    out += "dockgate_ufw_call_duration_seconds_sum " + fmt::format("{}", stats.ufw_latency_sum) + "\n";
+    out += "dockgate_ufw_call_duration_seconds_count " + std::to_string(stats.ufw_calls) + "\n";
+    return out;
 }
 
 } // namespace dockgate

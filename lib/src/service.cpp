@@ -91,4 +91,69 @@ asio::awaitable<void> status_server::accept_loop() {
     }
 }
 
+namespace {
+
+asio::ip::tcp::endpoint loopback_endpoint(const std::string& listen) {
+    // "127.0.0.1:9469" or "[::1]:9469"
+    const auto colon = listen.rfind(':');
+    if (colon == std::string::npos) {
+        throw std::invalid_argument("--metrics-listen wants ADDRESS:PORT, got \"" + listen + "\"");
+    }
+    auto host = listen.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    error_code ec;
+    const auto address = asio::ip::make_address(host, ec);
+    const auto port = std::stoul(listen.substr(colon + 1));
+    if (ec || !address.is_loopback() || port > 65535) {
+        throw std::invalid_argument("--metrics-listen must be a loopback address and port, got \"" +
+                                    listen + "\"");
+    }
+    return {address, static_cast<unsigned short>(port)};
+}
+
+} // namespace
+
+metrics_server::metrics_server(asio::io_context& ioc, controller& ctl, const std::string& listen)
+    : ctl_(ctl), acceptor_(ioc, loopback_endpoint(listen)) {}
+
+void metrics_server::start() {
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+}
+
+void metrics_server::stop() {
+    error_code ignored;
+    acceptor_.close(ignored);
+}
+
+asio::awaitable<void> metrics_server::accept_loop() {
+    while (acceptor_.is_open()) {
+        error_code ec;
+        auto peer = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            co_return;
+        }
+        co_await answer(std::move(peer));
+    }
+}
+
+asio::awaitable<void> metrics_server::answer(asio::ip::tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    stream.expires_after(std::chrono::seconds(5)); // a scraper that stalls does not hold us
+    beast::flat_buffer buffer;
+    http::request<http::empty_body> request;
+    error_code ec;
+    co_await http::async_read(stream, buffer, request, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+        co_return;
+    }
+    http::response<http::string_body> response{http::status::ok, request.version()};
+    response.set(http::field::content_type, "text/plain; version=0.0.4");
+    response.body() = render_metrics(ctl_.stats(), ctl_.connection() == conn_state::streaming);
+    response.keep_alive(false);
+    response.prepare_payload();
+    co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
+}
+
 } // namespace dockgate

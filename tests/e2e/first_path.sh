@@ -17,7 +17,7 @@ lab_run_web early --label fw.allow=http >/dev/null
 early=$(lab_ip6 early)
 check_not "before dockgate: port 80 of $early is blocked (ufw default deny routed)" reachable "$early" 80
 
-dg_start --policy /nonexistent/policy.json
+dg_start --policy /nonexistent/policy.json --metrics-listen '[::1]:9469'
 check "dockgated reports being in sync" dg_wait_log "in sync:" 30
 check "container started before the daemon: port 80 opened at startup" eventually_reachable "$early" 80
 check "the rule is a normal ufw rule with dockgate's tag" has_rule_for "$early" 80
@@ -40,6 +40,16 @@ lab_docker stop -t 1 web >/dev/null
 check "after docker stop: port 80 of $web blocked again" eventually_blocked "$web" 80
 check_not "its rule is gone from user6.rules" has_rule_for "$web" 80
 check "the other container keeps its rule" reachable "$early" 80
+
+# The status view and the metrics (loopback only) describe what just happened.
+status_lists_early() { lab_host "$DOCKGATED" status --json | grep -q "\"name\": \"early\""; }
+check "dockgated status --json lists the labelled container" status_lists_early
+metrics() { lab_host curl -s -g --max-time 2 'http://[::1]:9469/metrics'; }
+metrics_count() { metrics | awk -v m="$1" '$1 == m { print $2 }'; }
+check "metrics: two rules added" test "$(metrics_count dockgate_rules_added_total)" = 2
+check "metrics: one rule removed" test "$(metrics_count dockgate_rules_removed_total)" = 1
+check "metrics: ufw latency histogram counted 3 calls" test "$(metrics_count dockgate_ufw_call_duration_seconds_count)" = 3
+check_not "metrics refuse a non-loopback address" "$DOCKGATED" --docker-host unix:///nonexistent --policy /nonexistent --metrics-listen 0.0.0.0:9469 --ufw /bin/true
 
 # SIGTERM keeps the rules: a daemon restart causes no outage.
 dg_stop TERM

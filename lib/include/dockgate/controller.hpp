@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -51,7 +52,18 @@ struct controller_stats {
     unsigned long drift_corrections = 0;
     std::size_t owned_rules = 0;
     bool synced_once = false;
+    /// ufw call latency: counts per upper bound (seconds) of ufw_latency_bounds, plus sum.
+    std::array<unsigned long, 10> ufw_latency_buckets{};
+    double ufw_latency_sum = 0;
+    unsigned long ufw_calls = 0;
+    std::optional<std::chrono::system_clock::time_point> last_sync;
 };
+
+/// Upper bounds (seconds) of the ufw latency histogram; the last bucket is +Inf.
+inline constexpr std::array<double, 9> ufw_latency_bounds{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+
+/// The counters in Prometheus text exposition format (version 0.0.4).
+std::string render_metrics(const controller_stats& stats, bool docker_connected);
 
 class controller {
   public:
@@ -91,6 +103,7 @@ class controller {
     void handle_line(std::string_view line);
     void mark_dirty();
     void schedule_retry();
+    void record_ufw_latency(std::chrono::milliseconds took);
     std::vector<owned_rule> desired_rules();
 
     template <class Work> auto off_loop(Work work) -> asio::awaitable<decltype(work())>;
@@ -122,7 +135,6 @@ class controller {
         std::string container, short_id, action, rule, error;
     };
     std::vector<failed_op> failed_ops_; ///< failures of the last reconcile, retried with backoff
-    std::optional<std::chrono::system_clock::time_point> last_sync_;
     int running_loops_ = 0;
     controller_stats stats_;
     std::function<void()> synced_callback_;

@@ -50,4 +50,21 @@ class status_server {
     local_stream::acceptor acceptor_;
 };
 
+/// Prometheus metrics over HTTP on a loopback address only (off unless configured).
+class metrics_server {
+  public:
+    /// Throws std::invalid_argument for a non-loopback address or one that cannot be bound.
+    metrics_server(asio::io_context& ioc, controller& ctl, const std::string& listen);
+    void start();
+    void stop();
+    [[nodiscard]] unsigned short port() const { return acceptor_.local_endpoint().port(); }
+
+  private:
+    asio::awaitable<void> accept_loop();
+    asio::awaitable<void> answer(asio::ip::tcp::socket socket);
+
+    controller& ctl_;
+    asio::ip::tcp::acceptor acceptor_;
+};
+
 } // namespace dockgate
