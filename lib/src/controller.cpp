@@ -395,7 +395,8 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     for (const auto& entry : actual.entries) {
         owned += entry.owner ? 1U : 0U;
     }
-    failed_ops_.clear();
+    // Failures stay visible until a later round shows the operation done.
+    std::vector<failed_op> round_failures;
     pending_ops_ = settings_.dry_run ? 0 : todo.ops.size();
     for (const auto& op : todo.ops) {
         if (stopping_) {
@@ -420,7 +421,7 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
         if (result.ec) {
             ++stats_.failures;
             failed = true;
-            failed_ops_.push_back({op.target.owner.name, op.target.owner.short_id,
+            round_failures.push_back({op.target.owner.name, op.target.owner.short_id,
                                    to_string(op.kind), op.target.what.describe(),
                                    result.ec.message() + (result.verdict.detail.empty()
                                                               ? std::string{}
@@ -446,6 +447,7 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
                    to_string(result.verdict.outcome), result.took.count());
     }
     stats_.owned_rules = owned;
+    failed_ops_ = std::move(round_failures);
     if (failed) {
         schedule_retry();
         log_->warn("retrying failed ufw operations in {} ms", retry_delay_.count());
