@@ -3,6 +3,7 @@
 
 #include "dockgate/error.hpp"
 #include "dockgate/executor_protocol.hpp"
+#include "dockgate/rules_file.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -24,17 +25,6 @@ bool send_message(int fd, std::string_view message) {
            static_cast<ssize_t>(message.size());
 }
 
-std::string hex_of(std::string_view text) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (const char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        out += digits[byte >> 4U];
-        out += digits[byte & 15U];
-    }
-    return out;
-}
-
 /// The inventory travels as ufw-format tuple lines in messages of at most 60 KiB.
 void send_rules(int fd, firewall& fw) {
     boost::system::error_code ec;
@@ -50,7 +40,7 @@ void send_rules(int fd, firewall& fw) {
     for (const auto& entry : contents.entries) {
         std::string line = "### tuple ### " + entry.tuple;
         if (!entry.comment.empty()) {
-            line += " comment=" + hex_of(entry.comment);
+            line += " comment=" + encode_hex_comment(entry.comment);
         }
         if (part.size() + line.size() + 1 > 60 * 1024) {
             send_message(fd, "part " + part);

@@ -34,22 +34,6 @@ bool request_charset(std::string_view text) {
     });
 }
 
-std::optional<port_range> parse_canonical_range(std::string_view text) {
-    const auto colon = text.find(':');
-    const auto first = parse_port(text.substr(0, colon));
-    if (!first) {
-        return std::nullopt;
-    }
-    if (colon == std::string_view::npos) {
-        return port_range{*first, *first};
-    }
-    const auto last = parse_port(text.substr(colon + 1));
-    if (!last || *last <= *first) {
-        return std::nullopt;
-    }
-    return port_range{*first, *last};
-}
-
 request_parse refuse(std::string reason) { return {std::nullopt, std::move(reason)}; }
 
 } // namespace
@@ -141,7 +125,7 @@ request_parse parse_request(std::string_view message) {
         return refuse("protocol must be tcp or udp");
     }
     r.proto = *proto;
-    const auto ports = parse_canonical_range(f[5]);
+    const auto ports = parse_port_range(f[5]);
     if (!ports) {
         return refuse("port must be N or N:M, 1-65535, without leading zeros");
     }

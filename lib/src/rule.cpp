@@ -47,6 +47,22 @@ std::optional<std::uint16_t> parse_port(std::string_view text, std::string* why)
     return static_cast<std::uint16_t>(value);
 }
 
+std::optional<port_range> parse_port_range(std::string_view text) {
+    const auto colon = text.find(':');
+    const auto first = parse_port(text.substr(0, colon));
+    if (!first) {
+        return std::nullopt;
+    }
+    if (colon == std::string_view::npos) {
+        return port_range{*first, *first};
+    }
+    const auto last = parse_port(text.substr(colon + 1));
+    if (!last || *last <= *first) {
+        return std::nullopt;
+    }
+    return port_range{*first, *last};
+}
+
 namespace {
 
 bool is_hex_id(std::string_view s) {

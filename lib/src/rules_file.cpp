@@ -5,6 +5,17 @@
 
 namespace dockgate {
 
+std::string encode_hex_comment(std::string_view text) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        out += digits[byte >> 4U];
+        out += digits[byte & 0x0fU];
+    }
+    return out;
+}
+
 std::optional<std::string> decode_hex_comment(std::string_view hex) {
     if (hex.size() % 2 != 0) {
         return std::nullopt;
@@ -53,22 +64,6 @@ std::vector<std::string_view> fields_of(std::string_view text) {
     return fields;
 }
 
-std::optional<port_range> parse_dport(std::string_view text) {
-    const auto colon = text.find(':');
-    const auto first = parse_port(text.substr(0, colon));
-    if (!first) {
-        return std::nullopt;
-    }
-    if (colon == std::string_view::npos) {
-        return port_range{*first, *first};
-    }
-    const auto last = parse_port(text.substr(colon + 1));
-    if (!last || *last <= *first) {
-        return std::nullopt;
-    }
-    return port_range{*first, *last};
-}
-
 } // namespace
 
 std::optional<rule> parse_tuple(std::string_view tuple) {
@@ -97,7 +92,7 @@ std::optional<rule> parse_tuple(std::string_view tuple) {
         return std::nullopt;
     }
     const auto proto = parse_protocol(f[1]);
-    const auto port = parse_dport(f[2]);
+    const auto port = parse_port_range(f[2]);
     const auto dst = parse_prefix(f[3]);
     const auto src = parse_prefix(f[5]);
     if (!proto || !port || !dst || !src || dst->v6 != src->v6) {

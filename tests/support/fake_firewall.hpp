@@ -23,7 +23,7 @@ class fake_firewall final : public firewall {
         for (const auto& [r, comment] : rules_) {
             text += "\n### tuple ### " + r.tuple();
             if (!comment.empty()) {
-                text += " comment=" + hex(comment);
+                text += " comment=" + encode_hex_comment(comment);
             }
             text += "\n-A ufw6-user-forward -j ACCEPT\n";
         }
@@ -87,17 +87,6 @@ class fake_firewall final : public firewall {
     std::atomic<int> fail_next{0};
 
   private:
-    static std::string hex(const std::string& text) {
-        static constexpr char digits[] = "0123456789abcdef";
-        std::string out;
-        for (const char c : text) {
-            const auto byte = static_cast<unsigned char>(c);
-            out += digits[byte >> 4U];
-            out += digits[byte & 15U];
-        }
-        return out;
-    }
-
     mutable std::mutex mutex_;
     std::vector<std::pair<rule, std::string>> rules_;
 };

@@ -1,6 +1,8 @@
 // Test helpers shared by the unit tests: readable printers for dockgate's types and fixture access.
 #pragma once
 
+#include "dockgate/rules_file.hpp"
+
 #include "dockgate/address.hpp"
 #include "dockgate/connection_fsm.hpp"
 #include "dockgate/docker_event.hpp"
@@ -96,16 +98,7 @@ inline std::string test_data(const std::string& name) {
     return read_text_file(std::string(DOCKGATE_TEST_DATA) + "/" + name);
 }
 
-/// ufw's comment encoding (util.hex_encode): lower-case hex of the UTF-8 bytes.
-inline std::string hex_encode(std::string_view text) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (const char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        out += digits[byte >> 4U];
-        out += digits[byte & 0x0fU];
-    }
-    return out;
-}
+/// ufw's comment encoding, as ufw writes it.
+inline std::string hex_encode(std::string_view text) { return encode_hex_comment(text); }
 
 } // namespace dockgate::test

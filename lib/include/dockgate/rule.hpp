@@ -34,6 +34,9 @@ struct port_range {
 /// and poison user6.rules). Returns nullopt with `why` set.
 std::optional<std::uint16_t> parse_port(std::string_view text, std::string* why = nullptr);
 
+/// Parses ufw's port form, "80" or "8000:8010" (canonical ports, start below end).
+std::optional<port_range> parse_port_range(std::string_view text);
+
 /// `route` rules forward traffic to a container address; `input` rules open a published host port.
 enum class rule_kind { route, input };
 enum class rule_action { allow, limit };

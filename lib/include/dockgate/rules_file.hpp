@@ -31,6 +31,9 @@ rules_file_contents parse_rules_file(std::string_view text);
 /// Parses a tuple ("route:allow tcp 80 2001:db8::1 any ::/0 in") of a shape dockgate writes.
 std::optional<rule> parse_tuple(std::string_view tuple);
 
+/// ufw's comment encoding (util.hex_encode): lower-case hex of the UTF-8 bytes.
+std::string encode_hex_comment(std::string_view text);
+
 /// Decodes ufw's hex comment encoding; nullopt when the text is not valid hex.
 std::optional<std::string> decode_hex_comment(std::string_view hex);
 
