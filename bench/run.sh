@@ -1,0 +1,523 @@
+#!/usr/bin/env bash
+# dockgate benchmark: one command, one table.  Runs dockgated against a REAL dockerd and a REAL
+# ufw inside the test lab (tests/lab/lab.sh: private network + mount namespaces; nothing runs
+# in this machine's own namespaces) and measures
+#   1. start-to-enforced latency (docker run -d returns -> first TCP handshake from outside)
+#      and, beside it, one raw `ufw route allow` / `ufw route delete`
+#   2. storms of N labelled containers started / stopped concurrently
+#   3. warm restart with N containers in sync (time to "in sync:", ufw calls)
+#   4. idle CPU, RSS and wake-ups with the storm's containers managed
+#   5. RSS before and after a long run of container start/stop events
+# See bench/README.md.  Knobs (environment): BENCH_RUNS (30), BENCH_UFW_RUNS (10),
+# BENCH_STORM ("50 200"), BENCH_PARALLEL (8), BENCH_IDLE_SECONDS (60), BENCH_WAKE_TRACE (1),
+# BENCH_EVENTS (2000), BENCH_DG_ARGS (extra dockgated options), DOCKGATED (binary).
+# Needs root.  Prints the table on stdout (progress on stderr) and writes bench/RESULTS.md.
+set -euo pipefail
+
+here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+RUNS=${BENCH_RUNS:-30}
+UFW_RUNS=${BENCH_UFW_RUNS:-10}
+STORM=${BENCH_STORM:-"50 200"}
+PAR=${BENCH_PARALLEL:-8}
+IDLE_S=${BENCH_IDLE_SECONDS:-60}
+WAKE_TRACE=${BENCH_WAKE_TRACE:-1}
+EVENTS=${BENCH_EVENTS:-2000}
+EV_CONTAINERS=${BENCH_EVENT_CONTAINERS:-8}
+read -r -a DG_EXTRA <<<"${BENCH_DG_ARGS:-}"
+DG_SRC=${DOCKGATED:-$repo/build/daemon/dockgated}
+RESULTS=${BENCH_RESULTS:-$here/RESULTS.md}
+OUT=$here/out                     # raw samples and the daemon's log of the last run
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
+
+((EUID == 0)) || die "needs root (the lab runs dockerd and ufw in private namespaces)"
+for n in $STORM; do [[ $n =~ ^[1-9][0-9]*$ ]] || die "BENCH_STORM: '$n' is not a count"; done
+for v in RUNS UFW_RUNS PAR IDLE_S EVENTS EV_CONTAINERS; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || die "$v=${!v} is not a number"
+done
+((RUNS >= 1 && PAR >= 1 && EV_CONTAINERS >= 1)) || die "BENCH_RUNS, BENCH_PARALLEL and BENCH_EVENT_CONTAINERS must be >= 1"
+if [[ ! -x $DG_SRC ]]; then
+    log "no dockgated at $DG_SRC; building it (cmake --build build --target dockgated)"
+    [[ -f $repo/build/CMakeCache.txt ]] || die "no build/ yet: run tests/setup.sh first"
+    cmake --build "$repo/build" --target dockgated -j"$(nproc)" >&2 || die "build failed"
+fi
+command -v gcc >/dev/null || die "gcc is needed for the probe helper (bench/probe.c)"
+
+T_START=$EPOCHREALTIME
+mkdir -p "$OUT"
+rm -f "$OUT"/*
+
+# shellcheck source-path=SCRIPTDIR source=../tests/lab/lab.sh
+source "$repo/tests/lab/lab.sh"
+# shellcheck source-path=SCRIPTDIR source=../tests/e2e/common.bash
+source "$repo/tests/e2e/common.bash"
+
+# Our own background processes (root netns: docker events, strace, event workers); the lab's
+# teardown covers everything inside the lab's namespaces and cgroup.
+BG_PIDS=()
+bench_cleanup() {
+    local p
+    for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    BG_PIDS=()
+}
+trap bench_cleanup EXIT   # set before lab_up, which chains it after lab_down
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+log "lab up (load $LOAD_BEFORE) ..."
+lab_up
+
+# On a failure, keep the daemons' logs before the lab (and its dir) goes away.
+trap 'cp "$LAB_DIR/dockerd.log" "$LAB_DIR/dockgated.log" "$OUT/" 2>/dev/null || true' ERR
+
+# Snapshots, so that a rebuild of build/ during the run cannot change the binary under test.
+cp "$DG_SRC" "$LAB_DIR/dockgated"
+DOCKGATED=$LAB_DIR/dockgated
+H=$LAB_DIR/dg-bench
+gcc -O2 -Wall -o "$H" "$here/probe.c" || die "cannot build bench/probe.c"
+COUNTER=$LAB_DIR/ufw-calls
+printf '#!/bin/sh\necho "$*" >> %s\nexec /usr/sbin/ufw "$@"\n' "$COUNTER" >"$LAB_DIR/ufw-counting"
+chmod 755 "$LAB_DIR/ufw-counting"
+: >"$COUNTER"
+DG_LOG=$LAB_DIR/dockgated.log
+RULES6=/proc/$LAB_HOST_PID/root/etc/ufw/user6.rules   # the lab's /etc/ufw/user6.rules
+TAGHEX=$(printf 'dockgate:' | od -An -tx1 | tr -d ' \n')
+NS_OUT=$LAB_DIR/out.netns NS_HOST=$LAB_DIR/host.netns
+DK=(env -u DOCKER_HOST -u DOCKER_CONTEXT -u DOCKER_TLS_VERIFY -u DOCKER_CERT_PATH
+    DOCKER_CONFIG="$LAB_DIR/docker-cli" "${LAB_DOCKER_CLI:-/usr/bin/docker}" -H "unix://$LAB_DOCKER_SOCK")
+
+# ---------------------------------------------------------------------------------------
+# small helpers
+
+now_us() { "$H" now; }
+ufw_calls() { wc -l <"$COUNTER"; }
+ufw_calls_matching() { grep -c -- "$1" "$COUNTER" || true; }
+owned_rules() { "$H" count-rules "$RULES6" "$TAGHEX" -1 0 | cut -d' ' -f2; }
+ms() { awk -v u="$1" 'BEGIN { printf "%.0f", u / 1000 }'; }
+sec() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000000 }'; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+fmt_s() { if (($1 >= 900000000000)); then echo "timeout"; else echo "$(sec "$1") s"; fi; }
+# pctl P: nearest-rank percentile of the numbers on stdin ("" when there are none)
+pctl() { sort -n | awk -v p="$1" '{ a[NR] = $1 } END { if (NR) { i = int((p * NR + 99) / 100); if (i < 1) i = 1; print a[i] } }'; }
+# µs value -> "N ms", with the timeout marker
+fmt_ms() { if [[ -z $1 ]]; then echo "n/a"; elif (($1 >= 900000000000)); then echo "timeout"; else echo "$(ms "$1") ms"; fi; }
+
+# proc_sample PID -> "cpu_ticks rss_kb hwm_kb voluntary_ctxsw nonvoluntary_ctxsw threads processes",
+# summed over PID and its descendants (one process unless --user splits off an executor)
+CLK_TCK=$(getconf CLK_TCK)
+proc_tree() {
+    local -a todo=("$1") kids
+    local p
+    while ((${#todo[@]})); do
+        p=${todo[0]} todo=("${todo[@]:1}")
+        echo "$p"
+        mapfile -t kids < <(ps -o pid= --ppid "$p" 2>/dev/null | tr -d ' ')
+        todo+=("${kids[@]}")
+    done
+}
+proc_sample() {
+    local pid stat ticks=0 rss=0 hwm=0 vol=0 invol=0 thr=0 nproc=0 v
+    local -a f c
+    for pid in $(proc_tree "$1"); do
+        read -r stat <"/proc/$pid/stat" 2>/dev/null || continue
+        stat=${stat##*) }
+        read -r -a f <<<"$stat"
+        ticks=$((ticks + f[11] + f[12])) thr=$((thr + f[17])) nproc=$((nproc + 1))
+        v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status") && rss=$((rss + ${v:-0}))
+        v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status") && hwm=$((hwm + ${v:-0}))
+        read -r -a c < <(cat /proc/"$pid"/task/*/status 2>/dev/null |
+            awk '/^voluntary_ctxt_switches/ { v += $2 } /^nonvoluntary_ctxt_switches/ { n += $2 } END { print v + 0, n + 0 }')
+        vol=$((vol + c[0])) invol=$((invol + c[1]))
+    done
+    echo "$ticks $rss $hwm $vol $invol $thr $nproc"
+}
+ticks_ms() { echo $(($1 * 1000 / CLK_TCK)); }
+
+# wait_log_count PATTERN MIN CAP_S: until PATTERN (fixed string) is in $DG_LOG MIN times; 10 ms polls
+wait_log_count() {
+    local pat=$1 min=$2 deadline=$((${EPOCHREALTIME/./} + $3 * 1000000))
+    while (($(grep -cF -- "$pat" "$DG_LOG" || true) < min)); do
+        ((${EPOCHREALTIME/./} < deadline)) || return 1
+        sleep 0.01
+    done
+}
+# wait until the daemon has logged the removal of container NAME's rule
+wait_removed() {
+    local name=$1 deadline=$((${EPOCHREALTIME/./} + $2 * 1000000))
+    until grep -F "container $name (" "$DG_LOG" | grep -qF ": removed "; do
+        ((${EPOCHREALTIME/./} < deadline)) || return 1
+        sleep 0.02
+    done
+}
+# quiesce CAP_S: until the daemon ran no ufw and used no CPU for 2 s
+quiesce() {
+    local deadline=$((${EPOCHREALTIME/./} + $1 * 1000000)) last='' cur stable=0 s
+    while :; do
+        read -r -a s <<<"$(proc_sample "$DG_PID")"
+        cur="$(ufw_calls) ${s[0]}"
+        if [[ $cur == "$last" ]]; then stable=$((stable + 1)); else stable=0 last=$cur; fi
+        ((stable < 20)) || return 0
+        ((${EPOCHREALTIME/./} < deadline)) || return 1
+        sleep 0.1
+    done
+}
+start_dockgated() {   # dg_start with the counting ufw wrapper; built-in policy (knows `http`)
+    dg_start --policy /nonexistent/policy.json --ufw "$LAB_DIR/ufw-counting" "${DG_EXTRA[@]}"
+}
+
+declare -A R=()        # results
+ROWS=()                # table rows: metric|value|target|met
+row() { ROWS+=("$1|$2|$3|$4"); }
+met() { if [[ $1 == n/a ]]; then echo "n/a"; elif awk -v v="$1" -v t="$2" 'BEGIN { exit !(v <= t) }'; then echo yes; else echo no; fi; }
+
+# ---------------------------------------------------------------------------------------
+# machine
+
+MACHINE_NPROC=$(nproc)
+MACHINE_CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+MACHINE_KERNEL=$(uname -r)
+MACHINE_MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+MACHINE_UFW=$(ufw --version | awk 'NR == 1 { print $2 }')
+MACHINE_DOCKER=$("${DK[@]}" version -f '{{.Server.Version}} (API {{.Server.APIVersion}})' 2>/dev/null || echo '?')
+MACHINE_STORAGE=$("${DK[@]}" info -f '{{.Driver}}' 2>/dev/null || echo '?')
+MACHINE_IPT=$(iptables --version 2>/dev/null | head -1)
+DG_VERSION=$("$DOCKGATED" --version 2>/dev/null || echo '?')
+GIT_REV=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')
+if [[ -n $(git -C "$repo" status --porcelain -- lib daemon 2>/dev/null) ]]; then GIT_REV="$GIT_REV (lib/ or daemon/ modified)"; fi
+
+log "machine: $MACHINE_NPROC x $MACHINE_CPU, kernel $MACHINE_KERNEL, ufw $MACHINE_UFW, dockerd $MACHINE_DOCKER, $MACHINE_STORAGE"
+start_dockgated
+wait_log_count "in sync:" 1 30 || die "dockgated did not get in sync; log: $(tail -n 20 "$DG_LOG")"
+
+# ---------------------------------------------------------------------------------------
+# 1a. raw ufw route allow / delete, run as dockgate runs it (inside the host lab)
+
+log "raw ufw: $UFW_RUNS x route allow + route delete"
+: >"$OUT/ufw-raw.tsv"
+for ((i = 1; i <= UFW_RUNS; i++)); do
+    addr=$(printf '2001:db8:10::a:%x' "$i")
+    read -r a0 a1 arc _ < <("$H" stamp nsenter --target "$LAB_HOST_PID" --net --mount -- env LC_ALL=C \
+        /usr/sbin/ufw route allow proto tcp from any to "$addr" port 80 comment "bench-raw:$i")
+    read -r d0 d1 drc _ < <("$H" stamp nsenter --target "$LAB_HOST_PID" --net --mount -- env LC_ALL=C \
+        /usr/sbin/ufw route delete allow proto tcp from any to "$addr" port 80)
+    printf '%s\t%s\t%s\t%s\n' "$((a1 - a0))" "$arc" "$((d1 - d0))" "$drc" >>"$OUT/ufw-raw.tsv"
+done
+R[ufw_add_p50]=$(awk '$2 == 0 { print $1 }' "$OUT/ufw-raw.tsv" | pctl 50)
+R[ufw_add_p95]=$(awk '$2 == 0 { print $1 }' "$OUT/ufw-raw.tsv" | pctl 95)
+R[ufw_del_p50]=$(awk '$4 == 0 { print $3 }' "$OUT/ufw-raw.tsv" | pctl 50)
+R[ufw_del_p95]=$(awk '$4 == 0 { print $3 }' "$OUT/ufw-raw.tsv" | pctl 95)
+R[ufw_fail]=$(awk '$2 != 0 || $4 != 0' "$OUT/ufw-raw.tsv" | wc -l)
+
+# ---------------------------------------------------------------------------------------
+# 1b. start-to-enforced latency
+
+log "latency: $RUNS runs (docker run -d -> first TCP handshake from outside)"
+: >"$OUT/latency.tsv"
+calls0=$(ufw_calls)
+for ((i = 1; i <= RUNS; i++)); do
+    addr=$(printf '2001:db8:10::b:%x' "$i")
+    name=bench-lat-$i
+    # static address, so the probes can start the moment `docker run -d` returns
+    rc=1 run=-1 ready=-1 rule=-1 enf=-1
+    read -r rc run ready rule enf < <("$H" latency "$NS_OUT" "$NS_HOST" "$RULES6" "$addr" 80 30000 -- \
+        "${DK[@]}" run -d --name "$name" --network "$LAB_NET" --ip6 "$addr" --label fw.allow=http "$LAB_IMAGE") || true
+    "${DK[@]}" rm -f "$name" >/dev/null
+    # the next run starts only when dockgate has finished removing this one's rule
+    wait_removed "$name" 60 || log "  run $i: rule removal not seen within 60 s"
+    # how long dockgate's own ufw add took (it logs that line once ufw has exited)
+    dgms=$(grep -F "container $name (" "$DG_LOG" | grep -F ": allowed " | sed -n 's/.* in \([0-9]*\) ms$/\1/p' | head -1 || true)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$rc" "$run" "$ready" "$rule" "$enf" "${dgms:--1}" >>"$OUT/latency.tsv"
+    log "  run $i: docker run $(ms "$run") ms, then: ready $(ms "$ready") ms, rule in file $(ms "$rule") ms, enforced $(ms "$enf") ms (dockgate's ufw add ${dgms:-?} ms)"
+    sleep 0.2
+done
+R[lat_calls]=$(($(ufw_calls) - calls0))
+lat_col() { awk -F'\t' -v c="$1" '$1 == 0 { v = $c; if (v < 0) v = 999999999999; print v }' "$OUT/latency.tsv"; }
+R[lat_p50]=$(lat_col 5 | pctl 50)
+R[lat_p95]=$(lat_col 5 | pctl 95)
+R[lat_max]=$(lat_col 5 | pctl 100)
+R[rule_p50]=$(lat_col 4 | pctl 50)
+R[ready_p50]=$(lat_col 3 | pctl 50)
+R[ready_p95]=$(lat_col 3 | pctl 95)
+R[run_p50]=$(lat_col 2 | pctl 50)
+R[dgufw_p50]=$(awk -F'\t' '$6 >= 0 { print $6 * 1000 }' "$OUT/latency.tsv" | pctl 50)
+R[lat_fail]=$(awk -F'\t' '$1 != 0 || $5 < 0' "$OUT/latency.tsv" | wc -l)
+[[ $(owned_rules) == 0 ]] || log "WARNING: dockgate rules left after the latency runs: $(owned_rules)"
+
+# ---------------------------------------------------------------------------------------
+# 2.-4. storms; warm restart after each; idle with the last (largest) one
+
+read -r -a STORM_LIST <<<"$STORM"
+LAST_N=${STORM_LIST[-1]}
+for N in "${STORM_LIST[@]}"; do
+    log "storm N=$N: starting $N labelled containers, $PAR at a time"
+    calls0=$(ufw_calls)
+    mem0=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+    # when does the first rule land?  (shows whether dockgate applies rules during the storm)
+    "$H" count-rules "$RULES6" "$TAGHEX" 1 $((120000 + N * 3000)) >"$OUT/storm$N-first-rule.txt" &
+    first_pid=$!
+    BG_PIDS+=("$first_pid")
+    seq 1 "$N" | xargs -P"$PAR" -I{} "$H" stamp "${DK[@]}" run -d --name "storm$N-{}" \
+        --network "$LAB_NET" --label fw.allow=http "$LAB_IMAGE" >>"$OUT/storm$N-start.txt"
+    ok=$(awk '$3 == 0' "$OUT/storm$N-start.txt" | wc -l)
+    ((ok > 0)) || die "storm N=$N: no container started"
+    t_first=$(awk '$3 == 0 { print $1 }' "$OUT/storm$N-start.txt" | sort -n | head -1)
+    t_last=$(awk '$3 == 0 { print $2 }' "$OUT/storm$N-start.txt" | sort -n | tail -1)
+    read -r t_rules cnt < <("$H" count-rules "$RULES6" "$TAGHEX" "$ok" $((120000 + N * 3000)) || true)
+    R[s${N}_ok]=$ok
+    R[s${N}_mem]=$(awk -v a="$mem0" -v n="$ok" '/^MemAvailable:/ { printf "%.1f", (a - $2) / 1024 / n }' /proc/meminfo)
+    R[s${N}_docker]=$((t_last - t_first))
+    if ((t_rules > 0)); then
+        R[s${N}_backlog]=$((t_rules - t_last))
+        R[s${N}_total]=$((t_rules - t_first))
+    else
+        R[s${N}_backlog]=999999999999 R[s${N}_total]=999999999999
+        log "  only $cnt of $ok rules appeared"
+    fi
+    R[s${N}_add_calls]=$(($(ufw_calls) - calls0))
+    wait "$first_pid" || true
+    BG_PIDS=()
+    read -r t_one _ <"$OUT/storm$N-first-rule.txt" || t_one=-1
+    if ((t_one > 0)); then R[s${N}_first_rule]=$((t_one - t_first)); else R[s${N}_first_rule]=999999999999; fi
+    log "  $ok containers up in $(sec "${R[s${N}_docker]}") s; all rules $(fmt_ms "${R[s${N}_backlog]}") after the last docker run returned"
+    # spot check: 5 containers spread over the storm, real packets from outside
+    reach=0 tried=0
+    for k in 1 $((N / 4 + 1)) $((N / 2 + 1)) $((3 * N / 4 + 1)) "$N"; do
+        ip=$("${DK[@]}" inspect -f "{{with index .NetworkSettings.Networks \"$LAB_NET\"}}{{.GlobalIPv6Address}}{{end}}" "storm$N-$k" 2>/dev/null) || continue
+        [[ -n $ip ]] || continue
+        tried=$((tried + 1))
+        if "$H" connect "$NS_OUT" "$ip" 80 1000; then reach=$((reach + 1)); fi
+    done
+    R[s${N}_spot]="$reach/$tried"
+
+    # --- 3. warm restart with N containers in sync
+    log "  warm restart with $ok containers in sync"
+    dg_stop TERM
+    calls0=$(ufw_calls)
+    syncs=$(grep -cF "in sync:" "$DG_LOG" || true)
+    t0=$(now_us)
+    start_dockgated
+    if wait_log_count "in sync:" $((syncs + 1)) 120; then
+        t1=$(now_us)
+        R[r${N}_ready]=$((t1 - t0))
+    else
+        R[r${N}_ready]=999999999999
+    fi
+    R[r${N}_line]=$(grep -F "in sync:" "$DG_LOG" | tail -1 | sed 's/.*in sync: //')
+    sleep 1   # a late mutation would show in the counter
+    R[r${N}_calls]=$(($(ufw_calls) - calls0))
+    R[r${N}_mut]=$(tail -n +$((calls0 + 1)) "$COUNTER" | grep -cE '(^| )(allow|deny|reject|limit|delete|insert|prepend)( |$)' || true)
+    log "  ready in $(fmt_ms "${R[r${N}_ready]}") (${R[r${N}_line]}), ufw calls ${R[r${N}_calls]}"
+
+    # --- 4. idle, with the largest storm's containers managed
+    if [[ $N == "$LAST_N" ]] && ((IDLE_S > 0)); then
+        quiesce 60 || true
+        log "  idle ${IDLE_S} s with $ok containers managed"
+        read -r -a s0 <<<"$(proc_sample "$DG_PID")"
+        calls0=$(ufw_calls)
+        rss_max=${s0[1]}
+        for ((k = 0; k < IDLE_S; k++)); do
+            sleep 1
+            read -r -a s1 <<<"$(proc_sample "$DG_PID")"
+            ((s1[1] > rss_max)) && rss_max=${s1[1]}
+        done
+        R[idle_cpu_ms]=$(ticks_ms $((s1[0] - s0[0])))
+        R[idle_rss0]=${s0[1]} R[idle_rss1]=${s1[1]} R[idle_rssmax]=$rss_max R[idle_hwm]=${s1[2]}
+        R[idle_vcsw]=$((s1[3] - s0[3])) R[idle_nvcsw]=$((s1[4] - s0[4])) R[idle_threads]=${s1[5]} R[idle_procs]=${s1[6]}
+        R[idle_calls]=$(($(ufw_calls) - calls0))
+        R[idle_n]=$ok
+        # wake-up census: which activity woke the daemon (a second window, since tracing
+        # itself adds context switches)
+        if [[ $WAKE_TRACE == 1 ]] && command -v strace >/dev/null; then
+            log "  wake-up census: strace -f for ${IDLE_S} s"
+            st_args=()
+            for p in $(proc_tree "$DG_PID"); do st_args+=(-p "$p"); done
+            strace -f -tt -s 120 "${st_args[@]}" -o "$OUT/idle.strace" 2>/dev/null &
+            st_pid=$!
+            BG_PIDS+=("$st_pid")
+            sleep "$IDLE_S"
+            kill -INT "$st_pid" 2>/dev/null || true
+            wait "$st_pid" 2>/dev/null || true
+            # a wake-up = a burst of syscalls after >= 200 ms of silence
+            R[wake]=$(awk '
+                { split($2, t, ":"); s = t[1] * 3600 + t[2] * 60 + t[3]
+                  if (n == 0 || s - last > 0.2) { n++; start[n] = s }
+                  last = s
+                  if ($0 ~ /docker\.sock/) ping[n] = 1
+                  if ($0 ~ /user6\.rules/) drift[n] = 1
+                  if ($0 ~ /execve|clone|vfork/) ufw[n] = 1 }
+                END {
+                  # the first burst is the attach itself (blocked syscalls restarted) unless it did real work
+                  first = (n > 0 && !ping[1] && !drift[1] && !ufw[1]) ? 2 : 1
+                  for (i = first; i <= n; i++) {
+                    cp += ping[i]; cd += drift[i]; cu += ufw[i]; co += !(ping[i] || drift[i] || ufw[i])
+                    if (ping[i]) { if (np) gap += start[i] - pp; pp = start[i]; np++ }
+                  }
+                  printf "%d wake-ups: %d with a Docker /_ping%s, %d with a drift re-read, %d with a ufw run, %d other",
+                         n - first + 1, cp, (np > 1 ? sprintf(" (every %.1f s)", gap / (np - 1)) : ""), cd, cu, co }' "$OUT/idle.strace")
+            BG_PIDS=()
+        fi
+    fi
+
+    # --- stop them all concurrently; time until every dockgate rule is gone
+    log "  stopping $ok containers, $PAR at a time"
+    calls0=$(ufw_calls)
+    "$H" count-rules "$RULES6" "$TAGHEX" $((ok - 1)) $((120000 + N * 3000)) >"$OUT/storm$N-first-removal.txt" &
+    first_pid=$!
+    BG_PIDS+=("$first_pid")
+    awk '$3 == 0 { print $4 }' "$OUT/storm$N-start.txt" | xargs -P"$PAR" -I{} "$H" stamp "${DK[@]}" stop -t 1 {} >>"$OUT/storm$N-stop.txt"
+    t_last=$(awk '$3 == 0 { print $2 }' "$OUT/storm$N-stop.txt" | sort -n | tail -1)
+    t_first=$(awk '$3 == 0 { print $1 }' "$OUT/storm$N-stop.txt" | sort -n | head -1)
+    read -r t_gone cnt < <("$H" count-rules "$RULES6" "$TAGHEX" 0 $((120000 + N * 3000)) || true)
+    R[s${N}_dstop]=$((t_last - t_first))
+    if ((t_gone > 0)); then R[s${N}_gone]=$((t_gone - t_last)); else R[s${N}_gone]=999999999999; log "  $cnt rules left"; fi
+    R[s${N}_del_calls]=$(($(ufw_calls) - calls0))
+    wait "$first_pid" || true
+    BG_PIDS=()
+    read -r t_one _ <"$OUT/storm$N-first-removal.txt" || t_one=-1
+    if ((t_one > 0)); then R[s${N}_first_del]=$((t_one - t_first)); else R[s${N}_first_del]=999999999999; fi
+    log "  stopped in $(sec "${R[s${N}_dstop]}") s; all rules gone $(fmt_ms "${R[s${N}_gone]}") after the last docker stop returned"
+    "${DK[@]}" container prune -f >/dev/null
+    quiesce 60 || true
+done
+
+# ---------------------------------------------------------------------------------------
+# 5. many start/stop events: RSS before and after
+
+if ((EVENTS > 0)); then
+    cycles=$(((EVENTS + 4 * EV_CONTAINERS - 1) / (4 * EV_CONTAINERS)))   # 4 events per start+kill
+    log "events: $EV_CONTAINERS labelled containers x $cycles start/kill cycles (~$((cycles * EV_CONTAINERS * 4)) events)"
+    for ((k = 1; k <= EV_CONTAINERS; k++)); do
+        "${DK[@]}" create --name "ev-$k" --network "$LAB_NET" --label fw.allow=http "$LAB_IMAGE" >/dev/null
+    done
+    quiesce 60 || true
+    read -r -a e0 <<<"$(proc_sample "$DG_PID")"
+    calls0=$(ufw_calls)
+    "${DK[@]}" events --format '{{.Type}} {{.Action}}' \
+        --filter type=container --filter type=network --filter event=start --filter event=die \
+        --filter event=destroy --filter event=connect --filter event=disconnect >"$OUT/events.txt" 2>/dev/null &
+    ev_pid=$!
+    BG_PIDS+=("$ev_pid")
+    sleep 0.5
+    ev_worker() {
+        local i
+        for ((i = 0; i < $2; i++)); do
+            "${DK[@]}" start "$1" >/dev/null 2>&1 || true
+            "${DK[@]}" kill "$1" >/dev/null 2>&1 || true
+        done
+    }
+    t0=$EPOCHREALTIME
+    wpids=()
+    for ((k = 1; k <= EV_CONTAINERS; k++)); do
+        ev_worker "ev-$k" "$cycles" &
+        wpids+=($!)
+    done
+    BG_PIDS+=("${wpids[@]}")
+    for p in "${wpids[@]}"; do wait "$p" || true; done
+    t1=$EPOCHREALTIME
+    R[ev_gen_s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }')
+    no_owned_rules() { [[ $(owned_rules) == 0 ]]; }
+    lab_wait_until 300 no_owned_rules || log "  dockgate rules still present after the events"
+    quiesce 300 || log "  dockgated did not go quiet within 300 s"
+    sleep 0.5
+    kill "$ev_pid" 2>/dev/null || true
+    wait "$ev_pid" 2>/dev/null || true
+    BG_PIDS=()
+    read -r -a e1 <<<"$(proc_sample "$DG_PID")"
+    R[ev_count]=$(wc -l <"$OUT/events.txt")
+    R[ev_rss0]=${e0[1]} R[ev_rss1]=${e1[1]} R[ev_hwm]=${e1[2]}
+    R[ev_growth]=$(awk -v a="${e0[1]}" -v b="${e1[1]}" 'BEGIN { printf "%.1f", (b - a) * 100 / a }')
+    R[ev_cpu_ms]=$(ticks_ms $((e1[0] - e0[0])))
+    R[ev_calls]=$(($(ufw_calls) - calls0))
+    R[ev_left]=$(owned_rules)
+    log "  ${R[ev_count]} events in ${R[ev_gen_s]} s; RSS $(mb "${R[ev_rss0]}") -> $(mb "${R[ev_rss1]}") MB (${R[ev_growth]} %)"
+fi
+
+# ---------------------------------------------------------------------------------------
+# wrap up: the daemon's log, teardown, the table
+
+dg_stop TERM
+cp "$DG_LOG" "$OUT/dockgated.log" 2>/dev/null || true
+cp "$COUNTER" "$OUT/ufw-calls.txt" 2>/dev/null || true
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+log "tearing the lab down"
+lab_down || log "WARNING: lab_down reported a problem (see tests/lab/cleanup-stale.sh)"
+T_END=$EPOCHREALTIME
+RUNTIME=$(awk -v a="$T_START" -v b="$T_END" 'BEGIN { s = b - a; printf "%dm%02ds", s / 60, s % 60 }')
+
+u2ms() { if [[ -z ${1:-} ]]; then echo n/a; elif (($1 >= 900000000000)); then echo n/a; else ms "$1"; fi; }
+p50=$(u2ms "${R[lat_p50]}") p95=$(u2ms "${R[lat_p95]}")
+row "1. start-to-enforced p50 / p95 ($RUNS runs$( ((R[lat_fail])) && echo ", ${R[lat_fail]} failed"))" \
+    "$(fmt_ms "${R[lat_p50]}") / $(fmt_ms "${R[lat_p95]}") (max $(fmt_ms "${R[lat_max]}"))" \
+    "≤ 50 ms / ≤ 100 ms" "$( [[ $(met "$p50" 50) == yes && $(met "$p95" 100) == yes ]] && echo yes || echo no)"
+row "   … rule in user6.rules p50 · container ready p50 / p95 (floor, no firewall in path)" \
+    "$(fmt_ms "${R[rule_p50]}") · $(fmt_ms "${R[ready_p50]}") / $(fmt_ms "${R[ready_p95]}")" "—" "—"
+row "   … dockgate's ufw add (its log) p50 · \`docker run -d\` itself p50 · ufw calls" \
+    "$(fmt_ms "${R[dgufw_p50]}") · $(fmt_ms "${R[run_p50]}") · ${R[lat_calls]} for $RUNS runs" "—" "—"
+row "   raw \`ufw route allow\` p50 / p95 ($UFW_RUNS calls)" "$(fmt_ms "${R[ufw_add_p50]}") / $(fmt_ms "${R[ufw_add_p95]}")" "—" "—"
+row "   raw \`ufw route delete\` p50 / p95 ($UFW_RUNS calls)" "$(fmt_ms "${R[ufw_del_p50]}") / $(fmt_ms "${R[ufw_del_p95]}")" "—" "—"
+for N in "${STORM_LIST[@]}"; do
+    tgt="—" m1="—" m2="—"
+    if [[ $N == 200 ]]; then
+        tgt="≤ 1 s"
+        m1=$(met "$(u2ms "${R[s${N}_backlog]}")" 1000)
+        m2=$(met "$(u2ms "${R[s${N}_gone]}")" 1000)
+    fi
+    row "2. storm N=$N: \`docker run\` of ${R[s${N}_ok]} containers ($PAR parallel)" \
+        "$(sec "${R[s${N}_docker]}") s ($(awk -v n="${R[s${N}_ok]}" -v u="${R[s${N}_docker]}" 'BEGIN { printf "%.1f", n * 1e6 / u }') /s; host memory ~${R[s${N}_mem]} MB per container)" "—" "—"
+    row "   N=$N backlog: last \`docker run\` returned → every rule in user6.rules" \
+        "$(fmt_ms "${R[s${N}_backlog]}") (first run → first rule $(fmt_s "${R[s${N}_first_rule]}"), → all rules $(fmt_s "${R[s${N}_total]}"); ${R[s${N}_add_calls]} ufw calls; spot check ${R[s${N}_spot]} reachable)" "$tgt" "$m1"
+    row "   N=$N stop: last \`docker stop\` returned → every rule gone" \
+        "$(fmt_ms "${R[s${N}_gone]}") (stops took $(sec "${R[s${N}_dstop]}") s; first stop → first rule gone $(fmt_s "${R[s${N}_first_del]}"); ${R[s${N}_del_calls]} ufw calls)" "$tgt" "$m2"
+    rm_=$(met "$(u2ms "${R[r${N}_ready]}")" 999)
+    row "3. warm restart, N=$N in sync: start → \"in sync:\" · ufw calls (mutations)" \
+        "$(fmt_ms "${R[r${N}_ready]}") · ${R[r${N}_calls]} (${R[r${N}_mut]})" "< 1 s · 0" \
+        "$( [[ $rm_ == yes && ${R[r${N}_mut]} == 0 ]] && echo yes || echo no)"
+done
+if [[ -n ${R[idle_rss1]:-} ]]; then
+    row "4. idle ${IDLE_S} s, ${R[idle_n]} containers managed: RSS (max) · CPU time" \
+        "$(mb "${R[idle_rss1]}") MB ($(mb "${R[idle_rssmax]}") MB; peak since start $(mb "${R[idle_hwm]}") MB) · ${R[idle_cpu_ms]} ms" \
+        "< 15 MB" "$(met "$(mb "${R[idle_rssmax]}")" 15)"
+    wake_met=no
+    if [[ -n ${R[wake]:-} ]] && [[ ${R[wake]} =~ ^([0-9]+)\ wake-ups:.*\ ([0-9]+)\ with\ a\ drift ]]; then
+        ((BASH_REMATCH[1] <= BASH_REMATCH[2])) && wake_met=yes   # every wake-up is a drift round
+    fi
+    row "   idle wake-ups · context switches (vol/invol; ${R[idle_procs]} process(es), ${R[idle_threads]} threads) · ufw calls" \
+        "${R[wake]:-not traced} · ${R[idle_vcsw]}/${R[idle_nvcsw]} · ${R[idle_calls]}" \
+        "only the drift timer (60 s)" "$wake_met"
+fi
+if [[ -n ${R[ev_rss1]:-} ]]; then
+    row "5. ${R[ev_count]} Docker events (start/kill of $EV_CONTAINERS labelled containers, ${R[ev_gen_s]} s): RSS before → after" \
+        "$(mb "${R[ev_rss0]}") → $(mb "${R[ev_rss1]}") MB (${R[ev_growth]} %; CPU $(awk -v m="${R[ev_cpu_ms]}" 'BEGIN { printf "%.1f", m / 1000 }') s, ${R[ev_calls]} ufw calls, ${R[ev_left]} rules left)" \
+        "growth < 5 %" "$(met "${R[ev_growth]}" 5)"
+fi
+
+render() {
+    echo "## dockgate benchmark ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+    echo
+    echo "- machine: $MACHINE_NPROC × $MACHINE_CPU, $MACHINE_MEM RAM, kernel $MACHINE_KERNEL"
+    echo "- ufw $MACHINE_UFW, $MACHINE_IPT, dockerd $MACHINE_DOCKER, storage driver $MACHINE_STORAGE"
+    echo "- $DG_VERSION, commit $GIT_REV; options: --policy (built-in) --ufw <counting wrapper>${DG_EXTRA[*]:+ ${DG_EXTRA[*]}}, defaults otherwise"
+    echo "- load average before / after: $LOAD_BEFORE / $LOAD_AFTER"
+    echo "- settings: BENCH_RUNS=$RUNS BENCH_UFW_RUNS=$UFW_RUNS BENCH_STORM=\"$STORM\" BENCH_PARALLEL=$PAR BENCH_IDLE_SECONDS=$IDLE_S BENCH_EVENTS=$EVENTS"
+    echo "- total runtime: $RUNTIME"
+    echo
+    echo "| metric | value | target | met |"
+    echo "|---|---|---|---|"
+    local r m v t k
+    for r in "${ROWS[@]}"; do
+        IFS='|' read -r m v t k <<<"$r"
+        echo "| $m | $v | $t | $k |"
+    done
+}
+render
+{
+    echo "# dockgate benchmark: last results"
+    echo
+    echo "Written by \`bench/run.sh\` (see [README.md](README.md) for what is measured and how)."
+    echo
+    render
+} >"$RESULTS"
+log "table written to $RESULTS; raw samples and the daemon's log in $OUT/"
