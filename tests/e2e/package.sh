@@ -92,7 +92,7 @@ sysuser_ok() {   # a system user with no home and no login, in its own group
 in_docker_group() { id -nG dockgate | tr ' ' '\n' | grep -qx docker; }
 no_user() { ! getent passwd dockgate >/dev/null && ! getent group dockgate >/dev/null; }
 conffile_listed() {   # dpkg tracks /etc/dockgate/policy.json as a conffile, with the shipped md5
-  local want; want=$(md5sum < "$here/../../config/policy.json" | cut -d' ' -f1)
+  local want; want=$(md5sum < "$EXAMPLE_POLICY" | cut -d' ' -f1)
   dpkg-query -W -f='${Conffiles}\n' dockgate | grep -Eq "^ /etc/dockgate/policy\.json $want\$"
 }
 unit_enabled() {
@@ -151,7 +151,7 @@ in_namespace() {
     check "dockgate is in group docker" in_docker_group
   fi
   check "/etc/dockgate/policy.json is a conffile (dpkg-query \${Conffiles})" conffile_listed
-  check "/etc/dockgate/policy.json is the example policy" cmp -s "$policy" "$here/../../config/policy.json"
+  check "/etc/dockgate/policy.json is the example policy" cmp -s "$policy" "$EXAMPLE_POLICY"
   check "the example is also in /usr/share/dockgate/policy.json.example" test -f /usr/share/dockgate/policy.json.example
   check "README in /usr/share/doc/dockgate" test -f /usr/share/doc/dockgate/README.md
   check "unit enabled: $WANTS -> /lib/systemd/system/$UNIT" unit_enabled
@@ -229,6 +229,10 @@ fi
 work=$(mktemp -d /var/tmp/dockgate-pkg.XXXXXX)
 trap 'rm -rf --one-file-system "$work"' EXIT
 host_state > "$work/host.before"
+# The checkout may live under /tmp, which the private namespace replaces with an empty tmpfs:
+# keep a copy of the shipped policy where the namespace still sees it (/var is an overlay).
+export EXAMPLE_POLICY=$work/policy.json.example
+cp "$repo/config/policy.json" "$EXAMPLE_POLICY"
 
 # run_quiet LOG CMD...: CMD's output goes to LOG, and its tail is shown if CMD fails.
 run_quiet() {

@@ -69,7 +69,7 @@ check "the admin's rules are untouched" test "$admin_before" = "$(admin_rules)"
 # --- drift: a dockgate rule deleted by hand comes back within one interval --------------
 lab_ufw route delete allow proto tcp from any to "$stays" port 80 >/dev/null
 check "deleted by hand: the rule is back within the drift interval" lab_wait_until 10 has_rule_for "$stays" 80
-check "... and logged as drift" dg_log_has "drift: missing" 1
+check "... and logged as drift" dg_wait_log "drift: missing" 10
 check "reachable again" eventually_reachable "$stays" 80
 
 # --- a restart with everything in sync runs no ufw mutation -----------------------------
