@@ -134,6 +134,21 @@ proc_sample() {
     done
     echo "$ticks $rss $hwm $vol $invol $thr $nproc"
 }
+# lab_pss_kb: proportional memory (PSS) of every process of the lab: dockerd, containerd and the
+# shims (the host lab's netns) plus the containers' processes (the lab's cgroup)
+lab_pss_kb() {
+    local p total=0 v
+    for p in $( {
+        stat -L -c '%i %n' /proc/[0-9]*/ns/net 2>/dev/null |
+            awk -v ino="$LAB_HOST_NETNS" '$1 == ino { split($2, a, "/"); print a[3] }'
+        grep -lE ":/dockgate-lab-$LAB_ID(/|\$)" /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3
+    } | sort -u); do
+        v=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null) || v=0
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+lab_disk_kb() { du -skx "$LAB_DIR/docker" 2>/dev/null | cut -f1; }
 ticks_ms() { echo $(($1 * 1000 / CLK_TCK)); }
 
 # wait_log_count PATTERN MIN CAP_S: until PATTERN (fixed string) is in $DG_LOG MIN times; 10 ms polls
@@ -254,7 +269,7 @@ LAST_N=${STORM_LIST[-1]}
 for N in "${STORM_LIST[@]}"; do
     log "storm N=$N: starting $N labelled containers, $PAR at a time"
     calls0=$(ufw_calls)
-    mem0=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+    mem0=$(lab_pss_kb) disk0=$(lab_disk_kb)
     # when does the first rule land?  (shows whether dockgate applies rules during the storm)
     "$H" count-rules "$RULES6" "$TAGHEX" 1 $((120000 + N * 3000)) >"$OUT/storm$N-first-rule.txt" &
     first_pid=$!
@@ -267,7 +282,10 @@ for N in "${STORM_LIST[@]}"; do
     t_last=$(awk '$3 == 0 { print $2 }' "$OUT/storm$N-start.txt" | sort -n | tail -1)
     read -r t_rules cnt < <("$H" count-rules "$RULES6" "$TAGHEX" "$ok" $((120000 + N * 3000)) || true)
     R[s${N}_ok]=$ok
-    R[s${N}_mem]=$(awk -v a="$mem0" -v n="$ok" '/^MemAvailable:/ { printf "%.1f", (a - $2) / 1024 / n }' /proc/meminfo)
+    mem1=$(lab_pss_kb) disk1=$(lab_disk_kb)
+    R[s${N}_mem]=$(awk -v a="$mem0" -v b="$mem1" -v n="$ok" 'BEGIN { printf "%.1f", (b - a) / 1024 / n }')
+    R[s${N}_disk]=$(awk -v a="$disk0" -v b="$disk1" -v n="$ok" 'BEGIN { printf "%.1f", (b - a) / 1024 / n }')
+    R[s${N}_memtot]=$(awk -v b="$mem1" 'BEGIN { printf "%.0f", b / 1024 }')
     R[s${N}_docker]=$((t_last - t_first))
     if ((t_rules > 0)); then
         R[s${N}_backlog]=$((t_rules - t_last))
@@ -466,7 +484,7 @@ for N in "${STORM_LIST[@]}"; do
         m2=$(met "$(u2ms "${R[s${N}_gone]}")" 1000)
     fi
     row "2. storm N=$N: \`docker run\` of ${R[s${N}_ok]} containers ($PAR parallel)" \
-        "$(sec "${R[s${N}_docker]}") s ($(awk -v n="${R[s${N}_ok]}" -v u="${R[s${N}_docker]}" 'BEGIN { printf "%.1f", n * 1e6 / u }') /s; host memory ~${R[s${N}_mem]} MB per container)" "—" "—"
+        "$(sec "${R[s${N}_docker]}") s ($(awk -v n="${R[s${N}_ok]}" -v u="${R[s${N}_docker]}" 'BEGIN { printf "%.1f", n * 1e6 / u }') /s; per container ${R[s${N}_mem]} MB memory (PSS) and ${R[s${N}_disk]} MB disk; whole lab ${R[s${N}_memtot]} MB)" "—" "—"
     row "   N=$N backlog: last \`docker run\` returned → every rule in user6.rules" \
         "$(fmt_ms "${R[s${N}_backlog]}") (first run → first rule $(fmt_s "${R[s${N}_first_rule]}"), → all rules $(fmt_s "${R[s${N}_total]}"); ${R[s${N}_add_calls]} ufw calls; spot check ${R[s${N}_spot]} reachable)" "$tgt" "$m1"
     row "   N=$N stop: last \`docker stop\` returned → every rule gone" \
