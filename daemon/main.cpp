@@ -156,6 +156,7 @@ int show_status(const std::string& path, bool raw_json) {
         std::strftime(buffer.data(), buffer.size(), "%Y-%m-%d %H:%M:%S", std::localtime(&when));
         std::cout << ", last sync " << buffer.data();
     }
+    std::cout << "\nufw writes:  " << doc.value("ufw_write_path", std::string("per-rule"));
     std::cout << "\nRules:       " << doc["owned_rules"].get<std::size_t>() << " owned, "
               << doc["pending_operations"].get<std::size_t>() << " pending, "
               << doc["failed_operations"].size() << " failed\n";
@@ -324,7 +325,8 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
                 log->critical("executor: {}", error);
                 ::_exit(2);
             }
-            ufw_firewall executor_fw(opt.ufw);
+            ufw_firewall executor_fw(opt.ufw, log);
+            executor_fw.start_verification();
             const auto watchdog = std::chrono::duration_cast<std::chrono::seconds>(opt.ufw.timeout) +
                                   std::chrono::seconds(10);
             serve_executor(listen_fd, executor_fw, who->uid, *log, watchdog);
@@ -398,6 +400,7 @@ int main(int argc, char** argv) try {
     long long drift_s = 60;
     long long ufw_ms = 30000;
     long long coalesce_ms = 10;
+    std::string batch_mode = "auto";
     po::options_description desc("dockgated " + std::string(version_string) +
                                  ": keeps ufw route rules in step with Docker containers\nOptions");
     desc.add_options()
@@ -418,6 +421,9 @@ int main(int argc, char** argv) try {
         ("log-level", po::value(&opt.log_level)->default_value(opt.log_level), "trace, debug, info, warn, error")
         ("ufw", po::value(&opt.ufw.ufw_path)->default_value(opt.ufw.ufw_path), "ufw executable")
         ("ufw-dir", po::value(&opt.ufw.config_dir)->default_value(opt.ufw.config_dir), "ufw's configuration directory")
+        ("ufw-batch", po::value(&batch_mode)->default_value(batch_mode), "auto: write IPv6 allow rules in batches (rules file + one ip6tables-restore -n under ufw's lock) once verified against `ufw --dry-run`; off: one ufw command per rule")
+        ("ip6tables-restore", po::value(&opt.ufw.ip6tables_restore)->default_value(opt.ufw.ip6tables_restore), "ip6tables-restore executable (batched path)")
+        ("state-dir", po::value(&opt.ufw.state_dir)->default_value(opt.ufw.state_dir), "private scratch space for the dry-run verification")
         ("request-timeout-ms", po::value(&request_ms)->default_value(request_ms), "deadline of each Docker request")
         ("health-interval-ms", po::value(&health_ms)->default_value(health_ms), "Docker /_ping interval while streaming (0: off)")
         ("drift-interval-s", po::value(&drift_s)->default_value(drift_s), "re-check ufw for hand edits every N s (0: off)")
@@ -459,6 +465,11 @@ int main(int argc, char** argv) try {
     opt.controller.drift_interval = std::chrono::seconds(drift_s);
     opt.controller.coalesce_window = std::chrono::milliseconds(coalesce_ms);
     opt.ufw.timeout = std::chrono::milliseconds(ufw_ms);
+    if (batch_mode != "auto" && batch_mode != "off") {
+        std::cerr << "--ufw-batch must be auto or off\n";
+        return 2;
+    }
+    opt.ufw.batch = batch_mode == "auto";
 
     policy_error error;
     bool builtin = false;
@@ -470,7 +481,7 @@ int main(int argc, char** argv) try {
     log->info("dockgated {} starting; policy: {}", version_string,
               builtin ? "built-in (" + opt.policy_path + " not found)" : opt.policy_path);
     opt.ufw.include_ipv4 = pol->manage_ipv4;
-    ufw_firewall fw(opt.ufw);
+    ufw_firewall fw(opt.ufw, log);
     if (opt.remove_all) {
         return remove_all_rules(fw, *log);
     }
@@ -489,6 +500,7 @@ int main(int argc, char** argv) try {
         return rc;
     }
     if (opt.run_as.empty()) {
+        fw.start_verification();
         return run_watcher(opt, std::move(*pol), fw, log);
     }
     return run_privilege_separated(opt, std::move(*pol), log);

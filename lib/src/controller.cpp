@@ -62,6 +62,7 @@ void controller::stop() {
         return;
     }
     stopping_ = true;
+    stop_requested_ = true;
     log_->info("stopping; ufw rules stay in place");
     if (stream_) {
         stream_->close();
@@ -358,7 +359,9 @@ asio::awaitable<void> controller::reconcile_loop() {
 asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     ++stats_.reconciles;
     auto probe_work = [this] { return firewall_.probe(); };
-    if (const auto state = co_await off_loop(std::move(probe_work)); !state.active) {
+    const auto state = co_await off_loop(std::move(probe_work));
+    write_path_ = state.path;
+    if (!state.active) {
         log_->warn("ufw is inactive: dockgate's rules are recorded but not enforced until "
                    "`ufw enable`");
     }
@@ -397,24 +400,36 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     }
     // Failures stay visible until a later round shows the operation done.
     std::vector<failed_op> round_failures;
-    pending_ops_ = settings_.dry_run ? 0 : todo.ops.size();
-    for (const auto& op : todo.ops) {
-        if (stopping_) {
-            co_return;
+    if (settings_.dry_run) {
+        for (const auto& op : todo.ops) {
+            log_->info("dry run: would {} {} ({}) for {}", to_string(op.kind), op.target.what.describe(),
+                       op.reason, op.target.owner.name);
         }
+    }
+    std::vector<apply_result> results(settings_.dry_run ? 0 : todo.ops.size());
+    // Filled by the worker thread; read here only after off_loop has returned.
+    std::size_t answered = 0;
+    pending_ops_ = results.size();
+    if (!results.empty()) {
+        // One batch per round: the firewall decides how many ufw or ip6tables-restore runs it takes.
+        auto apply_work = [this, &todo, &results, &answered] {
+            firewall_.apply_batch(todo.ops, [&](std::size_t index, const apply_result& result) {
+                results[index] = result;
+                answered = index + 1;
+                return !stop_requested_.load();
+            });
+        };
+        co_await off_loop(std::move(apply_work));
+    }
+    pending_ops_ = 0;
+    for (std::size_t i = 0; i < answered; ++i) {
+        const auto& op = todo.ops[i];
+        const auto& result = results[i];
         const log_scope op_fields({{"CONTAINER_ID", op.target.owner.short_id},
                                    {"CONTAINER_NAME", op.target.owner.name},
                                    {"RULE", op.target.what.describe()},
                                    {"ACTION", to_string(op.kind)},
                                    {"REASON", op.reason}});
-        if (settings_.dry_run) {
-            log_->info("dry run: would {} {} ({}) for {}", to_string(op.kind), op.target.what.describe(),
-                       op.reason, op.target.owner.name);
-            continue;
-        }
-        auto apply_work = [this, op] { return firewall_.apply(op); };
-        const auto result = co_await off_loop(std::move(apply_work));
-        --pending_ops_;
         record_ufw_latency(result.took);
         firewall_healthy_ =
             result.ec != errc::executor_unavailable && result.ec != errc::ufw_timeout;
@@ -445,6 +460,9 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
                    op.target.owner.short_id, op.kind == op_kind::add ? "allowed" : "removed",
                    op.target.what.describe(), drift_only ? "drift: " : "", op.reason,
                    to_string(result.verdict.outcome), result.took.count());
+    }
+    if (stopping_) {
+        co_return;
     }
     stats_.owned_rules = owned;
     failed_ops_ = std::move(round_failures);
@@ -521,6 +539,7 @@ nlohmann::json controller::status() const {
             {"in_sync", snapshot_valid_ && !dirty_ && pending_ops_ == 0 && failed_ops_.empty()},
             {"last_sync_unix", last_sync},
             {"dry_run", settings_.dry_run},
+            {"ufw_write_path", to_string(write_path_)},
             {"containers", containers},
             {"owned_rules", stats_.owned_rules},
             {"pending_operations", pending_ops_},

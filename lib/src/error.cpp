@@ -29,6 +29,8 @@ class dockgate_category_impl final : public boost::system::error_category {
         case errc::shutting_down: return "shutting down";
         case errc::executor_unavailable: return "privileged executor unavailable";
         case errc::executor_refused: return "privileged executor refused the request";
+        case errc::rules_file_unwritable: return "ufw rules file not writable";
+        case errc::ufw_lock_timeout: return "ufw's lock is held by another ufw run";
         }
         return "unknown dockgate error";
     }

@@ -54,6 +54,51 @@ void send_rules(int fd, firewall& fw) {
     send_message(fd, "ok end");
 }
 
+std::string refusal(std::string_view reason) {
+    return "error " + std::to_string(static_cast<int>(errc::executor_refused)) + " error 0 " + std::string(reason);
+}
+
+/// Reads the `count` operations that follow "batch N", validating each like a single request.
+/// A batch with any refused member is refused whole (one refusal reply per operation).
+std::optional<std::vector<rule_op>> read_batch(int fd, std::size_t count, spdlog::logger& log,
+                                               std::string& reason) {
+    constexpr int member_wait_ms = 5000; // the client sends them right after the header
+    std::vector<rule_op> ops;
+    std::array<char, max_request_bytes + 1> buffer{};
+    for (std::size_t i = 0; i < count; ++i) {
+        pollfd readable{fd, POLLIN, 0};
+        if (::poll(&readable, 1, member_wait_ms) != 1) {
+            reason = "batch ended after " + std::to_string(i) + " of " + std::to_string(count) + " operations";
+            return std::nullopt;
+        }
+        const auto n = ::recv(fd, buffer.data(), buffer.size(), MSG_TRUNC);
+        if (n <= 0) {
+            reason = "connection closed inside a batch";
+            return std::nullopt;
+        }
+        const auto size = static_cast<std::size_t>(n);
+        const auto parsed = parse_request(std::string_view(buffer.data(), std::min(size, buffer.size())));
+        if (size > max_request_bytes || !parsed.request ||
+            (parsed.request->kind != request_kind::add && parsed.request->kind != request_kind::remove)) {
+            reason = "batch operation " + std::to_string(i + 1) + ": " +
+                     (size > max_request_bytes ? std::string("request too long")
+                      : parsed.request         ? std::string("only add and delete may be batched")
+                                               : parsed.reason);
+            log.warn("executor: refused a batch of {}: {}", count, reason);
+            // Drain the rest so that the next request starts on a message boundary.
+            for (++i; i < count; ++i) {
+                if (::poll(&readable, 1, member_wait_ms) != 1 || ::recv(fd, buffer.data(), buffer.size(), MSG_TRUNC) <= 0) {
+                    break;
+                }
+            }
+            return std::nullopt;
+        }
+        ops.push_back({parsed.request->kind == request_kind::add ? op_kind::add : op_kind::remove,
+                       *parsed.request->target, "executor"});
+    }
+    return ops;
+}
+
 /// Answers one request on `fd`; false when the peer is gone.
 bool serve_request(int fd, firewall& fw, spdlog::logger& log, std::chrono::seconds watchdog) {
     std::array<char, max_request_bytes + 1> buffer{};
@@ -64,8 +109,7 @@ bool serve_request(int fd, firewall& fw, spdlog::logger& log, std::chrono::secon
     const auto size = static_cast<std::size_t>(n);
     if (size > max_request_bytes) {
         log.warn("executor: refused a {}-byte request (limit {})", size, max_request_bytes);
-        send_message(fd, "error " + std::to_string(static_cast<int>(errc::executor_refused)) +
-                             " error 0 request too long");
+        send_message(fd, refusal("request too long"));
         return true;
     }
     const std::string_view message(buffer.data(), size);
@@ -76,8 +120,7 @@ bool serve_request(int fd, firewall& fw, spdlog::logger& log, std::chrono::secon
             shown += (c >= 0x20 && c < 0x7f) ? c : '?';
         }
         log.warn("executor: refused request \"{}\": {}", shown, parsed.reason);
-        send_message(fd, "error " + std::to_string(static_cast<int>(errc::executor_refused)) +
-                             " error 0 " + parsed.reason);
+        send_message(fd, refusal(parsed.reason));
         return true;
     }
     // A wedged request (not just a slow ufw, which run_process already kills) ends the
@@ -91,6 +134,22 @@ bool serve_request(int fd, firewall& fw, spdlog::logger& log, std::chrono::secon
         const rule_op op{parsed.request->kind == request_kind::add ? op_kind::add : op_kind::remove,
                          *parsed.request->target, "executor"};
         send_message(fd, format_apply_response(fw.apply(op)));
+        break;
+    }
+    case request_kind::batch: {
+        std::string reason;
+        const auto ops = read_batch(fd, parsed.request->batch_size, log, reason);
+        if (!ops) {
+            for (std::size_t i = 0; i < parsed.request->batch_size; ++i) {
+                send_message(fd, refusal(reason));
+            }
+            break;
+        }
+        // The watchdog bounds each operation's step, not the whole batch.
+        fw.apply_batch(*ops, [&](std::size_t, const apply_result& result) {
+            ::alarm(static_cast<unsigned>(watchdog.count()));
+            return send_message(fd, format_apply_response(result));
+        });
         break;
     }
     }
@@ -151,27 +210,33 @@ void remote_firewall::disconnect() {
     }
 }
 
+bool remote_firewall::connect_once() {
+    fd_ = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (fd_ < 0 || socket_path_.size() >= sizeof address.sun_path) {
+        disconnect();
+        return false;
+    }
+    std::memcpy(address.sun_path, socket_path_.c_str(), socket_path_.size() + 1);
+    // The receive timeout bounds the wait for each answer; a batch answers once per operation.
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(timeout_.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((timeout_.count() % 1000) * 1000);
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+        disconnect();
+        return false;
+    }
+    return true;
+}
+
 boost::system::error_code remote_firewall::exchange_once(const std::string& request,
                                                          std::vector<std::string>& replies) {
     replies.clear();
-    if (fd_ < 0) {
-        fd_ = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        sockaddr_un address{};
-        address.sun_family = AF_UNIX;
-        if (fd_ < 0 || socket_path_.size() >= sizeof address.sun_path) {
-            disconnect();
-            return errc::executor_unavailable;
-        }
-        std::memcpy(address.sun_path, socket_path_.c_str(), socket_path_.size() + 1);
-        timeval tv{};
-        tv.tv_sec = static_cast<time_t>(timeout_.count() / 1000);
-        tv.tv_usec = static_cast<suseconds_t>((timeout_.count() % 1000) * 1000);
-        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        if (::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-            disconnect();
-            return errc::executor_unavailable;
-        }
+    if (fd_ < 0 && !connect_once()) {
+        return errc::executor_unavailable;
     }
     if (!send_message(fd_, request)) {
         disconnect();
@@ -250,6 +315,50 @@ apply_result remote_firewall::apply(const rule_op& op) {
     result.ec = errc::executor_unavailable;
     result.verdict = {ufw_outcome::error, "unreadable answer from the executor"};
     return result;
+}
+
+void remote_firewall::apply_batch(const std::vector<rule_op>& ops, const batch_progress& progress) {
+    auto unavailable = [](const char* why) {
+        return apply_result{{ufw_outcome::error, why}, errc::executor_unavailable, {}};
+    };
+    std::size_t next = 0;
+    while (next < ops.size()) {
+        const auto count = std::min(max_batch_ops, ops.size() - next);
+        std::size_t answered = 0;
+        // Every operation is idempotent, so a batch that got no answer at all is sent once more
+        // on a fresh connection; one cut off halfway reports the rest as unavailable.
+        for (int attempt = 0; attempt < 2 && answered == 0; ++attempt) {
+            bool sent = fd_ >= 0 || connect_once();
+            sent = sent && send_message(fd_, "batch " + std::to_string(count));
+            for (std::size_t i = 0; sent && i < count; ++i) {
+                const auto& op = ops[next + i];
+                sent = send_message(fd_, format_request({op.kind == op_kind::add ? request_kind::add : request_kind::remove,
+                                                         op.target}));
+            }
+            std::string buffer(max_reply_bytes, '\0');
+            while (sent && answered < count) {
+                const auto n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+                if (n <= 0) {
+                    break; // EOF (executor died) or SO_RCVTIMEO passed (executor hung)
+                }
+                auto parsed = parse_apply_response(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+                const auto result = parsed ? *parsed : unavailable("unreadable answer from the executor");
+                if (!progress(next + answered++, result)) {
+                    disconnect(); // the executor stops when its next answer cannot be sent
+                    return;
+                }
+            }
+            if (answered < count) {
+                disconnect();
+            }
+        }
+        for (; answered < count; ++answered) {
+            if (!progress(next + answered, unavailable("no answer from the privileged executor"))) {
+                return;
+            }
+        }
+        next += count;
+    }
 }
 
 } // namespace dockgate

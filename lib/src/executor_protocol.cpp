@@ -68,6 +68,7 @@ std::string format_request(const executor_request& request) {
     switch (request.kind) {
     case request_kind::list: return "list";
     case request_kind::probe: return "probe";
+    case request_kind::batch: return "batch " + std::to_string(request.batch_size);
     case request_kind::add:
     case request_kind::remove: break;
     }
@@ -91,6 +92,16 @@ request_parse parse_request(std::string_view message) {
     }
     if (message == "probe") {
         return {executor_request{request_kind::probe, std::nullopt}, {}};
+    }
+    if (message.starts_with("batch ")) {
+        const auto count = message.substr(6);
+        std::size_t n = 0;
+        const auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), n);
+        if (ec != std::errc{} || end != count.data() + count.size() || n == 0 || n > max_batch_ops ||
+            count != std::to_string(n)) {
+            return refuse("batch size must be 1-" + std::to_string(max_batch_ops) + " without leading zeros");
+        }
+        return {executor_request{request_kind::batch, std::nullopt, n}, {}};
     }
     const auto f = split_spaces(message, 9);
     if (f.size() != 9) {
@@ -211,15 +222,34 @@ std::optional<apply_result> parse_apply_response(std::string_view message) {
 
 std::string format_probe_response(const firewall_state& state) {
     return std::string("ok probe ") + (state.ufw_found ? "1 " : "0 ") +
-           (state.ipv6_enabled ? "1 " : "0 ") + (state.active ? "1" : "0");
+           (state.ipv6_enabled ? "1 " : "0 ") + (state.active ? "1 " : "0 ") + to_string(state.path);
 }
 
 std::optional<firewall_state> parse_probe_response(std::string_view message) {
-    if (message.size() != 14 || !message.starts_with("ok probe ")) {
+    const auto f = split_spaces(message, 6);
+    auto flag = [](std::string_view v) -> std::optional<bool> {
+        if (v == "0" || v == "1") {
+            return v == "1";
+        }
+        return std::nullopt;
+    };
+    if (f.size() != 6 || f[0] != "ok" || f[1] != "probe") {
         return std::nullopt;
     }
-    auto flag = [&](std::size_t at) { return message[at] == '1'; };
-    return firewall_state{flag(9), flag(11), flag(13)};
+    const auto found = flag(f[2]);
+    const auto ipv6 = flag(f[3]);
+    const auto active = flag(f[4]);
+    if (!found || !ipv6 || !active) {
+        return std::nullopt;
+    }
+    firewall_state state{*found, *ipv6, *active, write_path::per_rule};
+    for (const auto path : {write_path::per_rule, write_path::verifying, write_path::batched}) {
+        if (f[5] == to_string(path)) {
+            state.path = path;
+            return state;
+        }
+    }
+    return std::nullopt;
 }
 
 } // namespace dockgate

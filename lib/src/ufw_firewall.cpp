@@ -57,6 +57,7 @@ firewall_state ufw_firewall::probe() {
     state.ipv6_enabled = defaults && setting(*defaults, "IPV6") == "yes";
     const auto conf = read_file(settings_.config_dir + "/ufw.conf");
     state.active = conf && setting(*conf, "ENABLED") == "yes";
+    state.path = path_;
     return state;
 }
 

@@ -14,6 +14,7 @@
 #include <spdlog/logger.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -129,7 +130,9 @@ class controller {
     bool snapshot_valid_ = false;
     bool dirty_ = false;
     bool stopping_ = false;
+    std::atomic<bool> stop_requested_{false}; ///< stopping_, for the worker thread
     bool firewall_healthy_ = true;
+    write_path write_path_ = write_path::per_rule; ///< as the last probe reported it
     std::size_t pending_ops_ = 0;
     struct failed_op {
         std::string container, short_id, action, rule, error;

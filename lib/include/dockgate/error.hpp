@@ -37,6 +37,10 @@ enum class errc {
     executor_unavailable,
     /// The privileged executor refused a request as malformed.
     executor_refused,
+    /// ufw's rules file could not be written (read-only, full, ...); it was left as it was.
+    rules_file_unwritable,
+    /// Another ufw run held ufw's lock past the deadline.
+    ufw_lock_timeout,
 };
 
 const boost::system::error_category& dockgate_category() noexcept;

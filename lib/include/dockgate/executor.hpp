@@ -34,8 +34,11 @@ class remote_firewall final : public firewall {
     firewall_state probe() override;
     rules_file_contents read_rules(boost::system::error_code& ec) override;
     apply_result apply(const rule_op& op) override;
+    /// Sends the operations as `batch N` requests; answers arrive one per operation.
+    void apply_batch(const std::vector<rule_op>& ops, const batch_progress& progress) override;
 
   private:
+    bool connect_once();
     /// Sends `request`; fills `replies` with every message up to and including the final one.
     boost::system::error_code exchange(const std::string& request, std::vector<std::string>& replies);
     boost::system::error_code exchange_once(const std::string& request,

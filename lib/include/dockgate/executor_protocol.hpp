@@ -14,11 +14,16 @@ namespace dockgate {
 /// Longest request the executor accepts; anything longer is refused unread.
 inline constexpr std::size_t max_request_bytes = 512;
 
-enum class request_kind { add, remove, list, probe };
+/// Most operations one batch request carries; longer plans are sent as several batches.
+inline constexpr std::size_t max_batch_ops = 256;
+
+/// `batch N` announces N add/delete messages that follow it and are applied together.
+enum class request_kind { add, remove, list, probe, batch };
 
 struct executor_request {
     request_kind kind = request_kind::probe;
     std::optional<owned_rule> target; ///< for add and remove
+    std::size_t batch_size = 0;       ///< for batch: 1..max_batch_ops
 };
 
 struct request_parse {
@@ -39,7 +44,8 @@ std::string format_request(const executor_request& request);
 /// Responses. apply: "ok OUTCOME MS" or "error CODE OUTCOME MS DETAIL".
 std::string format_apply_response(const apply_result& result);
 std::optional<apply_result> parse_apply_response(std::string_view message);
-/// probe: "ok probe FOUND IPV6 ACTIVE" with 0/1 values.
+/// probe: "ok probe FOUND IPV6 ACTIVE PATH" with 0/1 values and PATH one of per-rule,
+/// verifying, batched.
 std::string format_probe_response(const firewall_state& state);
 std::optional<firewall_state> parse_probe_response(std::string_view message);
 

@@ -1,0 +1,478 @@
+// The batched write path: user6.rules edited under ufw's lock and loaded with one ip6tables-restore -n.
+#include "dockgate/firewall.hpp"
+
+#include "dockgate/error.hpp"
+#include "dockgate/process.hpp"
+#include "dockgate/rules_document.hpp"
+
+#include <spdlog/logger.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+namespace dockgate {
+namespace {
+
+namespace fs = std::filesystem;
+using clock = std::chrono::steady_clock;
+
+const std::vector<std::string> tool_env{"LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+constexpr std::string_view temp_prefix = ".user6.rules.dockgate-";
+
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+/// ufw's own lock: ufw takes /run/ufw.lock with lockf(LOCK_EX), a POSIX write lock on the whole
+/// file, for every command but --dry-run. Holding it keeps ufw runs out while we edit.
+class ufw_lock {
+  public:
+    ufw_lock(const std::string& path, std::chrono::milliseconds deadline) {
+        fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd_ < 0) {
+            error_ = errno_text("cannot open " + path);
+            return;
+        }
+        const auto give_up = clock::now() + deadline;
+        for (;;) {
+            struct flock whole_file {};
+            whole_file.l_type = F_WRLCK;
+            whole_file.l_whence = SEEK_SET;
+            if (::fcntl(fd_, F_SETLK, &whole_file) == 0) {
+                held_ = true;
+                return;
+            }
+            if ((errno != EAGAIN && errno != EACCES) || clock::now() >= give_up) {
+                error_ = errno == EAGAIN || errno == EACCES
+                             ? "another ufw run held " + path + " for more than " +
+                                   std::to_string(deadline.count()) + " ms"
+                             : errno_text("cannot lock " + path);
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    }
+    ufw_lock(const ufw_lock&) = delete;
+    ufw_lock& operator=(const ufw_lock&) = delete;
+    ~ufw_lock() {
+        if (fd_ >= 0) {
+            ::close(fd_); // closing releases the lock
+        }
+    }
+    [[nodiscard]] bool held() const { return held_; }
+    [[nodiscard]] const std::string& error() const { return error_; }
+
+  private:
+    int fd_ = -1;
+    bool held_ = false;
+    std::string error_;
+};
+
+std::optional<std::string> read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        return std::nullopt;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+bool write_all(int fd, std::string_view text) {
+    while (!text.empty()) {
+        const auto n = ::write(fd, text.data(), text.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        text.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+/// Writes `text` to a new file beside `target` with the target's mode and owner, synced.
+/// Returns its path, or nullopt with `error` set and nothing left behind.
+std::optional<std::string> write_beside(const std::string& target, std::string_view text, std::string& error) {
+    struct stat original {};
+    if (::stat(target.c_str(), &original) != 0) {
+        error = errno_text("cannot stat " + target);
+        return std::nullopt;
+    }
+    std::string path = fs::path(target).parent_path() / (std::string(temp_prefix) + "XXXXXX");
+    const int fd = ::mkostemp(path.data(), O_CLOEXEC);
+    if (fd < 0) {
+        error = errno_text("cannot write in " + fs::path(target).parent_path().string());
+        return std::nullopt;
+    }
+    const bool ok = write_all(fd, text) && ::fchmod(fd, original.st_mode & 07777) == 0 &&
+                    ::fchown(fd, original.st_uid, original.st_gid) == 0 && ::fsync(fd) == 0;
+    if (!ok) {
+        error = errno_text("cannot write " + path);
+    }
+    if (::close(fd) != 0 && ok) {
+        error = errno_text("cannot write " + path);
+    }
+    if (!error.empty()) {
+        ::unlink(path.c_str());
+        return std::nullopt;
+    }
+    return path;
+}
+
+void sync_directory(const std::string& dir) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        ::fsync(fd);
+        ::close(fd);
+    }
+}
+
+std::string first_line(std::string_view text) {
+    const auto end = text.find('\n');
+    return std::string(text.substr(0, end == std::string_view::npos ? text.size() : end));
+}
+
+/// One sample per rule shape dockgate emits, in documentation addresses that no real rule uses.
+std::vector<rule_op> sample_ops(bool all_shapes) {
+    const owner_tag owner{"000000000000", "dockgate-selftest"};
+    const owner_tag other{"111111111111", "dockgate-selftest"};
+    auto shape = [](rule_kind kind, protocol proto, port_range port, const char* dst, const char* src, bool log) {
+        rule r;
+        r.kind = kind;
+        r.proto = proto;
+        r.port = port;
+        r.destination = *parse_prefix(dst);
+        r.source = *parse_prefix(src);
+        r.log = log;
+        return r;
+    };
+    const auto route_tcp = shape(rule_kind::route, protocol::tcp, {80, 80}, "2001:db8:d0c::1", "::/0", false);
+    std::vector<rule_op> ops{{op_kind::add, {route_tcp, owner}, "self-test"}};
+    if (!all_shapes) {
+        return ops;
+    }
+    const auto route_udp_from =
+        shape(rule_kind::route, protocol::udp, {5353, 5353}, "2001:db8:d0c::2", "2001:db8:d0c:ffff::100", false);
+    ops.push_back({op_kind::add, {route_udp_from, owner}, "self-test"});
+    ops.push_back({op_kind::add,
+                   {shape(rule_kind::route, protocol::tcp, {8000, 8010}, "2001:db8:d0c::3", "::/0", true), owner},
+                   "self-test"});
+    ops.push_back({op_kind::add,
+                   {shape(rule_kind::route, protocol::udp, {6000, 6010}, "2001:db8:d0c::4",
+                          "2001:db8:d0c:1000::/52", true),
+                    owner},
+                   "self-test"});
+    ops.push_back(
+        {op_kind::add, {shape(rule_kind::input, protocol::tcp, {8081, 8081}, "::/0", "::/0", false), owner}, "self-test"});
+    ops.push_back({op_kind::add,
+                   {shape(rule_kind::input, protocol::udp, {9000, 9010}, "2001:db8:d0c::6",
+                          "2001:db8:d0c:ffff::200", true),
+                    owner},
+                   "self-test"});
+    ops.push_back({op_kind::add, {route_tcp, other}, "self-test: owner changed"});
+    ops.push_back({op_kind::remove, {route_udp_from, owner}, "self-test"});
+    return ops;
+}
+
+/// A private copy of ufw's configuration for `ufw --dry-run --datadir`, removed when done.
+class scratch_datadir {
+  public:
+    scratch_datadir(const ufw_settings& settings, std::string& error) {
+        std::error_code ec;
+        fs::create_directories(settings.state_dir, ec);
+        fs::permissions(settings.state_dir, fs::perms::owner_all, ec);
+        std::string path = settings.state_dir + "/verify-XXXXXX";
+        if (::mkdtemp(path.data()) == nullptr) {
+            error = errno_text("cannot create a scratch directory in " + settings.state_dir);
+            return;
+        }
+        root_ = path;
+        fs::create_directories(root_ / "etc/default", ec);
+        fs::create_directories(root_ / "lib/ufw", ec);
+        fs::copy(settings.config_dir, root_ / "etc/ufw", fs::copy_options::recursive, ec);
+        if (!ec) {
+            fs::copy_file(settings.defaults_file, root_ / "etc/default/ufw", ec);
+        }
+        if (ec) {
+            error = "cannot copy ufw's configuration for the dry runs: " + ec.message();
+        }
+    }
+    scratch_datadir(const scratch_datadir&) = delete;
+    scratch_datadir& operator=(const scratch_datadir&) = delete;
+    ~scratch_datadir() {
+        if (!root_.empty()) {
+            std::error_code ec;
+            fs::remove_all(root_, ec);
+        }
+    }
+    [[nodiscard]] std::string root() const { return root_.string(); }
+    [[nodiscard]] std::string rules6() const { return (root_ / "etc/ufw/user6.rules").string(); }
+
+  private:
+    fs::path root_;
+};
+
+} // namespace
+
+const char* to_string(write_path path) {
+    switch (path) {
+    case write_path::per_rule: return "per-rule";
+    case write_path::verifying: return "verifying";
+    case write_path::batched: return "batched";
+    }
+    return "per-rule";
+}
+
+ufw_firewall::ufw_firewall(ufw_settings settings, std::shared_ptr<spdlog::logger> log)
+    : settings_(std::move(settings)), log_(std::move(log)) {}
+
+ufw_firewall::~ufw_firewall() {
+    if (verifier_.joinable()) {
+        verifier_.join();
+    }
+}
+
+void ufw_firewall::start_verification() {
+    if (settings_.batch && !verifier_.joinable()) {
+        path_ = write_path::verifying;
+        verifier_ = std::thread([this] { verify_in_background(); });
+    }
+}
+
+void ufw_firewall::verify_in_background() {
+    const std::lock_guard guard(batch_mutex_);
+    const auto started = clock::now();
+    // A crash between writing and renaming leaves a temporary file; it never held the only copy.
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(settings_.config_dir, ec)) {
+        if (entry.path().filename().string().starts_with(temp_prefix)) {
+            fs::remove(entry.path(), ec);
+        }
+    }
+    std::optional<std::string> current;
+    {
+        const ufw_lock lock(settings_.lock_file, settings_.timeout);
+        if (!lock.held()) {
+            path_ = write_path::per_rule;
+            if (log_) {
+                log_->warn("batched ufw path off: {}; using one ufw command per rule", lock.error());
+            }
+            return;
+        }
+        current = read_text(rules6_path());
+    }
+    std::optional<std::string> failure =
+        current ? verify_generator(*current, true) : std::optional<std::string>(errno_text("cannot read " + rules6_path()));
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
+    if (failure) {
+        path_ = write_path::per_rule;
+        if (log_) {
+            log_->warn("batched ufw path off: the rules-file generator does not match `ufw --dry-run` ({}); "
+                       "using one ufw command per rule",
+                       *failure);
+        }
+        return;
+    }
+    known_rules6_ = *current;
+    path_ = write_path::batched;
+    if (log_) {
+        log_->info("batched ufw path on: the rules-file generator matched `ufw --dry-run` for {} rule shapes in {} ms",
+                   sample_ops(true).size(), took.count());
+    }
+}
+
+std::optional<std::string> ufw_firewall::verify_generator(const std::string& current, bool all_shapes) {
+    std::string error;
+    const scratch_datadir scratch(settings_, error);
+    if (!error.empty()) {
+        return error;
+    }
+    std::string text = current;
+    const auto give_up = clock::now() + settings_.timeout;
+    for (const auto& op : sample_ops(all_shapes)) {
+        std::string why;
+        auto ours = parse_rules_document(text, &why);
+        if (!ours) {
+            return rules6_path() + ": " + why;
+        }
+        const auto verdict = apply_to_document(*ours, op);
+        if (verdict.outcome == ufw_outcome::error || verdict.outcome == ufw_outcome::already_present ||
+            verdict.outcome == ufw_outcome::not_found) {
+            return "self-test rule " + op.target.what.describe() + ": " + to_string(verdict.outcome);
+        }
+        {
+            std::ofstream out(scratch.rules6(), std::ios::binary | std::ios::trunc);
+            out << text;
+            if (!out.flush()) {
+                return "cannot write " + scratch.rules6();
+            }
+        }
+        const auto comment = op.target.owner.to_comment();
+        std::vector<std::string> argv{settings_.ufw_path, "--dry-run", "--rootdir=/", "--datadir=" + scratch.root()};
+        const auto args = op.kind == op_kind::add ? op.target.what.ufw_add_args(comment)
+                                                  : op.target.what.ufw_delete_args(comment);
+        argv.insert(argv.end(), args.begin(), args.end());
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - clock::now());
+        if (left.count() <= 0) {
+            return "dry runs took longer than " + std::to_string(settings_.timeout.count()) + " ms";
+        }
+        const auto run = run_process(argv, tool_env, left);
+        if (!run.spawn_error.empty() || run.timed_out || run.exit_code != 0) {
+            return "ufw --dry-run " + op.target.what.describe() + " failed: " +
+                   (run.timed_out ? std::string("timed out") : run.spawn_error.empty() ? first_line(run.err) : run.spawn_error);
+        }
+        if (auto difference = compare_with_dry_run(*ours, run.out)) {
+            return op.target.what.describe() + " (" + op.reason + "): " + *difference;
+        }
+        text = ours->render();
+    }
+    return std::nullopt;
+}
+
+void ufw_firewall::apply_batch(const std::vector<rule_op>& ops, const batch_progress& progress) {
+    std::size_t next = 0;
+    while (next < ops.size()) {
+        if (!settings_.batch || !batchable(ops[next].target.what)) {
+            if (!progress(next, apply(ops[next]))) {
+                return;
+            }
+            ++next;
+            continue;
+        }
+        // The longest run of batchable operations, so that the plan's order is kept.
+        auto end = next;
+        while (end < ops.size() && batchable(ops[end].target.what)) {
+            ++end;
+        }
+        const std::vector<rule_op> run(ops.begin() + static_cast<long>(next), ops.begin() + static_cast<long>(end));
+        batch_outcome outcome;
+        {
+            const std::lock_guard guard(batch_mutex_); // waits for a verification in progress
+            if (path_ == write_path::batched) {
+                outcome = run_batch(run);
+            }
+        }
+        if (outcome.results.empty()) {
+            if (!outcome.fallback.empty() && log_) {
+                log_->warn("batched ufw path skipped for {} rule(s): {}; using one ufw command per rule", run.size(),
+                           outcome.fallback);
+            }
+            for (; next < end; ++next) {
+                if (!progress(next, apply(ops[next]))) {
+                    return;
+                }
+            }
+            continue;
+        }
+        for (const auto& result : outcome.results) {
+            if (!progress(next++, result)) {
+                return;
+            }
+        }
+    }
+}
+
+ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& ops) {
+    const auto started = clock::now();
+    batch_outcome outcome;
+    auto fail_all = [&](errc code, const std::string& detail) {
+        outcome.results.assign(ops.size(), apply_result{{ufw_outcome::error, detail}, code, {}});
+        for (auto& result : outcome.results) {
+            result.took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
+        }
+        return outcome;
+    };
+    const ufw_lock lock(settings_.lock_file, settings_.timeout);
+    if (!lock.held()) {
+        return fail_all(errc::ufw_lock_timeout, lock.error());
+    }
+    const auto path = rules6_path();
+    const auto text = read_text(path);
+    if (!text) {
+        return fail_all(errc::rules_file_unreadable, errno_text("cannot read " + path));
+    }
+    if (*text != known_rules6_) {
+        // Changed by ufw or by hand since we last looked: carrying its blocks over verbatim is
+        // exact only if they are in ufw's own form, which one more dry run confirms.
+        if (auto why = verify_generator(*text, false)) {
+            outcome.fallback = path + " changed outside dockgate and is not in ufw's own form (" + *why + ")";
+            return outcome;
+        }
+        known_rules6_ = *text;
+    }
+    std::string why;
+    auto doc = parse_rules_document(*text, &why);
+    if (!doc) {
+        outcome.fallback = path + ": " + why;
+        return outcome;
+    }
+    for (const auto& op : ops) {
+        apply_result result;
+        result.verdict = apply_to_document(*doc, op);
+        if (!outcome_confirms(op.kind, result.verdict.outcome)) {
+            result.ec = errc::ufw_failed;
+        }
+        outcome.results.push_back(std::move(result));
+    }
+    const auto new_text = doc->render();
+    if (new_text != *text) {
+        auto fail_changes = [&](errc code, const std::string& detail) {
+            for (auto& result : outcome.results) {
+                if (!result.ec && result.verdict.outcome != ufw_outcome::already_present &&
+                    result.verdict.outcome != ufw_outcome::not_found) {
+                    result.verdict = {ufw_outcome::error, detail};
+                    result.ec = code;
+                }
+            }
+        };
+        std::string error;
+        const auto temp = write_beside(path, new_text, error);
+        const bool active = probe().active;
+        if (!temp) {
+            fail_changes(errc::rules_file_unwritable, error + "; " + path + " left as it was");
+        } else if (const auto restore = active ? run_process({settings_.ip6tables_restore, "-n", *temp}, tool_env,
+                                                             settings_.timeout)
+                                               : process_result{0, false, {}, {}, {}};
+                   restore.exit_code != 0) {
+            // ip6tables-restore applies all or nothing: the kernel still has the old rules.
+            ::unlink(temp->c_str());
+            fail_changes(errc::ufw_failed, "ip6tables-restore -n: " +
+                                               (restore.timed_out       ? std::string("timed out")
+                                                : !restore.spawn_error.empty() ? restore.spawn_error
+                                                                               : first_line(restore.err)));
+        } else if (::rename(temp->c_str(), path.c_str()) != 0) {
+            error = errno_text("cannot replace " + path);
+            ::unlink(temp->c_str());
+            // Put the kernel back to what the file (unchanged) says.
+            if (active) {
+                run_process({settings_.ip6tables_restore, "-n", path}, tool_env, settings_.timeout);
+            }
+            fail_changes(errc::rules_file_unwritable, error);
+        } else {
+            sync_directory(settings_.config_dir);
+            known_rules6_ = new_text;
+            if (!active) {
+                for (auto& result : outcome.results) {
+                    if (result.verdict.outcome != ufw_outcome::already_present &&
+                        result.verdict.outcome != ufw_outcome::not_found && !result.ec) {
+                        result.verdict.outcome = ufw_outcome::recorded;
+                    }
+                }
+            }
+        }
+    }
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
+    for (auto& result : outcome.results) {
+        result.took = took;
+    }
+    return outcome;
+}
+
+} // namespace dockgate
