@@ -396,7 +396,7 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
 int main(int argc, char** argv) try {
     options opt;
     long long request_ms = 10000;
-    long long health_ms = 10000;
+    long long health_ms = 0;
     long long drift_s = 60;
     long long ufw_ms = 30000;
     long long coalesce_ms = 10;
@@ -425,7 +425,7 @@ int main(int argc, char** argv) try {
         ("ip6tables-restore", po::value(&opt.ufw.ip6tables_restore)->default_value(opt.ufw.ip6tables_restore), "ip6tables-restore executable (batched path)")
         ("state-dir", po::value(&opt.ufw.state_dir)->default_value(opt.ufw.state_dir), "private scratch space for the dry-run verification")
         ("request-timeout-ms", po::value(&request_ms)->default_value(request_ms), "deadline of each Docker request")
-        ("health-interval-ms", po::value(&health_ms)->default_value(health_ms), "Docker /_ping interval while streaming (0: off)")
+        ("health-interval-ms", po::value(&health_ms)->default_value(health_ms), "Docker /_ping interval while streaming (0: with each drift check)")
         ("drift-interval-s", po::value(&drift_s)->default_value(drift_s), "re-check ufw for hand edits every N s (0: off)")
         ("ufw-timeout-ms", po::value(&ufw_ms)->default_value(ufw_ms), "deadline of each ufw run")
         ("coalesce-ms", po::value(&coalesce_ms)->default_value(coalesce_ms), "window in which events are applied together");
@@ -500,7 +500,9 @@ int main(int argc, char** argv) try {
         return rc;
     }
     if (opt.run_as.empty()) {
-        fw.start_verification();
+        if (!opt.controller.dry_run) {
+            fw.start_verification(); // with --user, the executor verifies its own instance
+        }
         return run_watcher(opt, std::move(*pol), fw, log);
     }
     return run_privilege_separated(opt, std::move(*pol), log);

@@ -219,6 +219,7 @@ asio::awaitable<void> controller::watch_docker() {
 
 asio::awaitable<void> controller::health_check(std::shared_ptr<bool> active) {
     const loop_guard running(running_loops_);
+    // 0: no timer of its own; the drift timer's tick pings instead (one wake-up, not two).
     if (settings_.health_interval.count() == 0) {
         co_return;
     }
@@ -229,11 +230,21 @@ asio::awaitable<void> controller::health_check(std::shared_ptr<bool> active) {
         if (!*active || stopping_) {
             co_return;
         }
-        if (const auto ping_ec = co_await docker_.ping(); ping_ec && *active) {
-            log_->warn("Docker stopped answering /_ping ({}); reconnecting", ping_ec.message());
-            stream_->close();
-            co_return;
-        }
+        co_await ping_docker();
+    }
+}
+
+asio::awaitable<void> controller::ping_docker() {
+    const loop_guard running(running_loops_);
+    if (fsm_.state() != conn_state::streaming || !stream_) {
+        co_return;
+    }
+    const auto connections = fsm_.connections();
+    const auto ping_ec = co_await docker_.ping();
+    // Only the stream this ping was about is closed, not one opened while it waited.
+    if (ping_ec && !stopping_ && fsm_.state() == conn_state::streaming && fsm_.connections() == connections) {
+        log_->warn("Docker stopped answering /_ping ({}); reconnecting", ping_ec.message());
+        stream_->close();
     }
 }
 
@@ -322,6 +333,9 @@ asio::awaitable<void> controller::reconcile_loop() {
         if (settings_.drift_interval.count() > 0 && now >= next_drift_check_) {
             next_drift_check_ = now + settings_.drift_interval;
             drift_check = true;
+            if (settings_.health_interval.count() == 0) {
+                asio::co_spawn(ioc_, ping_docker(), asio::detached);
+            }
         }
         const bool retry_due = retry_at_ && now >= *retry_at_;
         if (!dirty_ && !drift_check && !retry_due) {
@@ -361,6 +375,11 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     auto probe_work = [this] { return firewall_.probe(); };
     const auto state = co_await off_loop(std::move(probe_work));
     write_path_ = state.path;
+    if (state.path == write_path::verifying && !retry_at_) {
+        // Look again shortly, so that the status view does not show "verifying" for a whole
+        // drift interval after the check has finished.
+        retry_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    }
     if (!state.active) {
         log_->warn("ufw is inactive: dockgate's rules are recorded but not enforced until "
                    "`ufw enable`");

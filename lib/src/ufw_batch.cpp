@@ -186,8 +186,9 @@ class scratch_datadir {
   public:
     scratch_datadir(const ufw_settings& settings, std::string& error) {
         std::error_code ec;
+        // The directory may be shared (with --user it also holds the sockets the watcher uses),
+        // so its mode is left alone; mkdtemp makes the scratch directory itself 0700.
         fs::create_directories(settings.state_dir, ec);
-        fs::permissions(settings.state_dir, fs::perms::owner_all, ec);
         std::string path = settings.state_dir + "/verify-XXXXXX";
         if (::mkdtemp(path.data()) == nullptr) {
             error = errno_text("cannot create a scratch directory in " + settings.state_dir);

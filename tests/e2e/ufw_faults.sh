@@ -22,7 +22,8 @@ exec /usr/sbin/ufw "\$@"
 SH
 chmod 755 "$LAB_DIR/ufw-faulty"
 
-dg_start --policy /nonexistent --ufw "$LAB_DIR/ufw-faulty" --ufw-timeout-ms 1500
+# The per-rule path (one ufw command per rule); tests/e2e/batch_faults.sh covers the batched one.
+dg_start --policy /nonexistent --ufw "$LAB_DIR/ufw-faulty" --ufw-timeout-ms 1500 --ufw-batch off
 check "in sync" dg_wait_log "in sync:" 30
 
 # --- a hanging ufw ---------------------------------------------------------------------

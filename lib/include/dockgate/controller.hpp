@@ -29,8 +29,9 @@ namespace dockgate {
 struct controller_settings {
     docker_settings docker;
     backoff_settings backoff;
-    /// How often /_ping checks a quiet event stream; a failed ping reconnects.
-    std::chrono::milliseconds health_interval{10000};
+    /// How often /_ping checks the event stream; a failed ping reconnects. 0 (the default):
+    /// ping on each drift tick, so that an idle daemon wakes only for the drift timer.
+    std::chrono::milliseconds health_interval{0};
     /// Events within this window are applied together (start/die flapping collapses).
     std::chrono::milliseconds coalesce_window{10};
     /// Full re-read of ufw's rules to catch hand edits (drift); 0 disables.
@@ -97,6 +98,7 @@ class controller {
     asio::awaitable<void> watch_docker();
     asio::awaitable<void> reconcile_loop();
     asio::awaitable<void> health_check(std::shared_ptr<bool> active);
+    asio::awaitable<void> ping_docker();
     asio::awaitable<error_code> take_snapshot();
     asio::awaitable<void> refresh_changed_containers();
     void note_container(const container_info& info, const char* why);

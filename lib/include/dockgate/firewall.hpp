@@ -77,7 +77,7 @@ struct ufw_settings {
     bool batch = true;
     std::string ip6tables_restore = "/usr/sbin/ip6tables-restore";
     std::string lock_file = "/run/ufw.lock";
-    /// Private scratch space for the dry-run verification (created 0700 when missing).
+    /// Where the dry-run verification makes its private (0700) scratch directories.
     std::string state_dir = "/run/dockgate";
 };
 
