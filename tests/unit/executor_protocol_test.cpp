@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace dockgate {
 namespace {
 
@@ -104,6 +107,34 @@ TEST(executor_protocol, probe_responses_round_trip) {
     EXPECT_FALSE(back->ipv6_enabled);
     EXPECT_TRUE(back->active);
     EXPECT_FALSE(parse_probe_response("ok probe 1 1"));
+}
+
+TEST(executor_protocol, probe_responses_carry_the_write_path) {
+    for (const auto path : {write_path::per_rule, write_path::verifying, write_path::batched}) {
+        const auto back = parse_probe_response(format_probe_response({true, true, true, path}));
+        ASSERT_TRUE(back) << to_string(path);
+        EXPECT_EQ(back->path, path);
+    }
+    EXPECT_EQ(format_probe_response({true, true, false, write_path::batched}), "ok probe 1 1 0 batched");
+    EXPECT_FALSE(parse_probe_response("ok probe 1 1 1 sideways"));
+    EXPECT_FALSE(parse_probe_response("ok probe 1 2 1 batched"));
+    EXPECT_FALSE(parse_probe_response("ok probe 1 1 1"));
+}
+
+TEST(executor_protocol, batch_headers_are_canonical_and_bounded) {
+    const auto three = parse_request("batch 3");
+    ASSERT_TRUE(three.request) << three.reason;
+    EXPECT_EQ(three.request->kind, request_kind::batch);
+    EXPECT_EQ(three.request->batch_size, 3U);
+    EXPECT_EQ(format_request(*three.request), "batch 3");
+    const auto largest = "batch " + std::to_string(max_batch_ops);
+    EXPECT_TRUE(parse_request(largest).request);
+    for (const std::string& bad : std::vector<std::string>{"batch 0", "batch 03", "batch -1", "batch +3", "batch 3 ", "batch ",
+                                  "batch 3x", "batch " + std::to_string(max_batch_ops + 1),
+                                  "batch 99999999999999999999"}) {
+        const auto parsed = parse_request(bad);
+        EXPECT_FALSE(parsed.request) << bad;
+    }
 }
 
 } // namespace

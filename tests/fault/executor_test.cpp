@@ -1,0 +1,148 @@
+// The executor protocol end to end: remote_firewall against serve_executor in a child process.
+#include "dockgate/executor.hpp"
+#include "dockgate/executor_protocol.hpp"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace dockgate {
+namespace {
+
+/// Answers from the operation alone, so the parent can tell which answer belongs to which.
+class scripted_firewall final : public firewall {
+  public:
+    firewall_state probe() override { return {true, true, true, write_path::batched}; }
+    rules_file_contents read_rules(boost::system::error_code& ec) override {
+        ec = {};
+        return {};
+    }
+    apply_result apply(const rule_op& op) override {
+        const bool odd = op.target.what.port.first % 2 == 1;
+        return {{odd ? ufw_outcome::added : ufw_outcome::deleted, {}}, {}, std::chrono::milliseconds(op.target.what.port.first)};
+    }
+};
+
+rule_op op_for(std::uint16_t port) {
+    rule r;
+    r.port = {port, port};
+    r.destination = *parse_prefix("2001:db8::2");
+    r.source = *parse_prefix("::/0");
+    return {port % 2 == 1 ? op_kind::add : op_kind::remove, {r, {"0123456789ab", "web"}}, "test"};
+}
+
+class executor_test : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() / ("dockgate-executor-test-" + std::to_string(::getpid()));
+        std::filesystem::create_directories(dir_);
+        path_ = (dir_ / "executor.sock").string();
+        const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::memcpy(address.sun_path, path_.c_str(), path_.size() + 1);
+        ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+        ASSERT_EQ(::listen(fd, 8), 0);
+        child_ = ::fork();
+        if (child_ == 0) {
+            scripted_firewall fw;
+            auto log = std::make_shared<spdlog::logger>("executor", std::make_shared<spdlog::sinks::null_sink_mt>());
+            serve_executor(fd, fw, ::getuid(), *log, std::chrono::seconds(10));
+            ::_exit(0);
+        }
+        ::close(fd);
+    }
+    void TearDown() override {
+        ::kill(child_, SIGKILL);
+        ::waitpid(child_, nullptr, 0);
+        std::filesystem::remove_all(dir_);
+    }
+    std::filesystem::path dir_;
+    std::string path_;
+    pid_t child_ = -1;
+};
+
+TEST_F(executor_test, a_batch_gets_one_answer_per_operation_in_order) {
+    remote_firewall remote(path_, std::chrono::milliseconds(5000));
+    std::vector<rule_op> ops;
+    for (std::uint16_t port = 1; port <= 5; ++port) {
+        ops.push_back(op_for(port));
+    }
+    std::vector<std::pair<std::size_t, apply_result>> answers;
+    remote.apply_batch(ops, [&](std::size_t i, const apply_result& r) {
+        answers.emplace_back(i, r);
+        return true;
+    });
+    ASSERT_EQ(answers.size(), 5U);
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        EXPECT_EQ(answers[i].first, i);
+        EXPECT_FALSE(answers[i].second.ec);
+        EXPECT_EQ(answers[i].second.verdict.outcome, i % 2 == 0 ? ufw_outcome::added : ufw_outcome::deleted);
+        EXPECT_EQ(answers[i].second.took.count(), static_cast<long>(i + 1));
+    }
+    EXPECT_EQ(remote.probe().path, write_path::batched);
+}
+
+TEST_F(executor_test, a_plan_longer_than_one_batch_is_split) {
+    remote_firewall remote(path_, std::chrono::milliseconds(5000));
+    std::vector<rule_op> ops;
+    for (std::size_t i = 0; i < max_batch_ops + 10; ++i) {
+        ops.push_back(op_for(static_cast<std::uint16_t>(1 + i)));
+    }
+    std::size_t answered = 0;
+    remote.apply_batch(ops, [&](std::size_t i, const apply_result& r) {
+        EXPECT_EQ(i, answered);
+        EXPECT_EQ(r.took.count(), static_cast<long>(i + 1));
+        ++answered;
+        return true;
+    });
+    EXPECT_EQ(answered, ops.size());
+}
+
+TEST_F(executor_test, stopping_midway_reports_no_more_answers) {
+    remote_firewall remote(path_, std::chrono::milliseconds(5000));
+    std::vector<rule_op> ops{op_for(1), op_for(2), op_for(3)};
+    std::size_t answered = 0;
+    remote.apply_batch(ops, [&](std::size_t, const apply_result&) { return ++answered < 2; });
+    EXPECT_EQ(answered, 2U);
+    // The executor still serves the next request.
+    EXPECT_TRUE(remote.probe().ufw_found);
+}
+
+TEST_F(executor_test, a_batch_with_a_bad_member_is_refused_whole_and_the_executor_keeps_serving) {
+    const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path_.c_str(), path_.size() + 1);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+    const std::vector<std::string> messages{
+        "batch 3", format_request({request_kind::add, op_for(1).target}),
+        "add route allow nolog tcp 80 2001:db8::2 ::/0 dockgate:0123456789ab:x;reboot", "probe"};
+    for (const auto& m : messages) {
+        ASSERT_EQ(::send(fd, m.data(), m.size(), 0), static_cast<ssize_t>(m.size()));
+    }
+    std::string buffer(4096, '\0');
+    for (int i = 0; i < 3; ++i) {
+        const auto n = ::recv(fd, buffer.data(), buffer.size(), 0);
+        ASSERT_GT(n, 0);
+        const auto reply = buffer.substr(0, static_cast<std::size_t>(n));
+        EXPECT_TRUE(reply.starts_with("error 14 ")) << reply;
+        EXPECT_NE(reply.find("batch operation 2"), std::string::npos) << reply;
+    }
+    ::close(fd);
+    remote_firewall remote(path_, std::chrono::milliseconds(5000));
+    EXPECT_TRUE(remote.probe().ufw_found);
+}
+
+} // namespace
+} // namespace dockgate
