@@ -145,7 +145,9 @@ bool serve_request(int fd, firewall& fw, spdlog::logger& log, std::chrono::secon
             }
             break;
         }
-        // The watchdog bounds each operation's step, not the whole batch.
+        // The watchdog bounds each operation's step, not the whole batch; the first step may
+        // also wait for the start-up verification (at most one ufw deadline).
+        ::alarm(static_cast<unsigned>(2 * watchdog.count()));
         fw.apply_batch(*ops, [&](std::size_t, const apply_result& result) {
             ::alarm(static_cast<unsigned>(watchdog.count()));
             return send_message(fd, format_apply_response(result));

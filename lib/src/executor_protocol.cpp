@@ -38,6 +38,15 @@ request_parse refuse(std::string reason) { return {std::nullopt, std::move(reaso
 
 } // namespace
 
+const char* to_string(write_path path) {
+    switch (path) {
+    case write_path::per_rule: return "per-rule";
+    case write_path::verifying: return "verifying";
+    case write_path::batched: return "batched";
+    }
+    return "per-rule";
+}
+
 const char* outcome_token(ufw_outcome outcome) {
     switch (outcome) {
     case ufw_outcome::added: return "added";

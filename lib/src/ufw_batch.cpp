@@ -222,15 +222,6 @@ class scratch_datadir {
 
 } // namespace
 
-const char* to_string(write_path path) {
-    switch (path) {
-    case write_path::per_rule: return "per-rule";
-    case write_path::verifying: return "verifying";
-    case write_path::batched: return "batched";
-    }
-    return "per-rule";
-}
-
 ufw_firewall::ufw_firewall(ufw_settings settings, std::shared_ptr<spdlog::logger> log)
     : settings_(std::move(settings)), log_(std::move(log)) {}
 
@@ -296,7 +287,6 @@ std::optional<std::string> ufw_firewall::verify_generator(const std::string& cur
         return error;
     }
     std::string text = current;
-    const auto give_up = clock::now() + settings_.timeout;
     for (const auto& op : sample_ops(all_shapes)) {
         std::string why;
         auto ours = parse_rules_document(text, &why);
@@ -320,11 +310,8 @@ std::optional<std::string> ufw_firewall::verify_generator(const std::string& cur
         const auto args = op.kind == op_kind::add ? op.target.what.ufw_add_args(comment)
                                                   : op.target.what.ufw_delete_args(comment);
         argv.insert(argv.end(), args.begin(), args.end());
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - clock::now());
-        if (left.count() <= 0) {
-            return "dry runs took longer than " + std::to_string(settings_.timeout.count()) + " ms";
-        }
-        const auto run = run_process(argv, tool_env, left);
+        // Each dry run is one ufw run, with the same deadline as any other.
+        const auto run = run_process(argv, tool_env, settings_.timeout);
         if (!run.spawn_error.empty() || run.timed_out || run.exit_code != 0) {
             return "ufw --dry-run " + op.target.what.describe() + " failed: " +
                    (run.timed_out ? std::string("timed out") : run.spawn_error.empty() ? first_line(run.err) : run.spawn_error);
@@ -355,8 +342,12 @@ void ufw_firewall::apply_batch(const std::vector<rule_op>& ops, const batch_prog
         const std::vector<rule_op> run(ops.begin() + static_cast<long>(next), ops.begin() + static_cast<long>(end));
         batch_outcome outcome;
         {
-            const std::lock_guard guard(batch_mutex_); // waits for a verification in progress
-            if (path_ == write_path::batched) {
+            // A verification in progress holds the mutex: wait for it as long as for one ufw
+            // run, then do this batch with ufw commands rather than wait longer.
+            std::unique_lock guard(batch_mutex_, std::defer_lock);
+            if (!guard.try_lock_for(settings_.timeout)) {
+                outcome.fallback = "the start-up verification is still running";
+            } else if (path_ == write_path::batched) {
                 outcome = run_batch(run);
             }
         }

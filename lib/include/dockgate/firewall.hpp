@@ -113,7 +113,7 @@ class ufw_firewall final : public firewall {
 
     ufw_settings settings_;
     std::shared_ptr<spdlog::logger> log_;
-    std::mutex batch_mutex_; ///< held by the verification and by each batch
+    std::timed_mutex batch_mutex_; ///< held by the verification and by each batch
     std::atomic<write_path> path_{write_path::per_rule};
     std::string known_rules6_; ///< user6.rules as last verified or written by us
     std::thread verifier_;
