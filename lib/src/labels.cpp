@@ -186,7 +186,12 @@ class evaluator {
             return pol_.sources;
         }
         std::vector<ip_prefix> sources;
-        for (const auto& item : split_list(*text)) {
+        const auto items = split_list(*text);
+        if (items.empty()) {
+            // Say so: otherwise the container silently gets no rule at all.
+            reject("allow.from", *text, "no source given; the container's fw.allow opens nothing");
+        }
+        for (const auto& item : items) {
             std::string why;
             const auto prefix = parse_prefix(item == "any" ? "::/0" : item, &why);
             if (!prefix) {
