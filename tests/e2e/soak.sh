@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak (issue 8): SOAK_CYCLES start/stop cycles of labelled containers (default 100 in CI;
+# Soak (issue 8): SOAK_CYCLES start/stop cycles of labelled containers (default 60 in CI;
 # `SOAK_CYCLES=2000 tests/e2e/soak.sh` for the full run) with the privilege-separated daemon
 # running. At the end the rule set is exact (by listing and by packets), and the resident memory
 # and open file descriptors of the supervisor, the watcher and the executor have not grown.
@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lab/lab.sh"
 source "$here/common.bash"
 
-cycles=${SOAK_CYCLES:-100}
+cycles=${SOAK_CYCLES:-60}
 parallel=${SOAK_PARALLEL:-8}
 lab_up
 chgrp docker "$LAB_DOCKER_SOCK" 2>/dev/null || true
