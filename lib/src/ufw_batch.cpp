@@ -111,8 +111,13 @@ std::optional<std::string> write_beside(const std::string& target, std::string_v
         error = errno_text("cannot write in " + fs::path(target).parent_path().string());
         return std::nullopt;
     }
+    // The executor keeps no CAP_CHOWN: ownership is only set when it differs (root:root, as ufw
+    // installs the file, needs nothing), and a failure to match it is an error, not a change.
+    struct stat created {};
+    const bool same_owner = ::fstat(fd, &created) == 0 && created.st_uid == original.st_uid &&
+                            created.st_gid == original.st_gid;
     const bool ok = write_all(fd, text) && ::fchmod(fd, original.st_mode & 07777) == 0 &&
-                    ::fchown(fd, original.st_uid, original.st_gid) == 0 && ::fsync(fd) == 0;
+                    (same_owner || ::fchown(fd, original.st_uid, original.st_gid) == 0) && ::fsync(fd) == 0;
     if (!ok) {
         error = errno_text("cannot write " + path);
     }
