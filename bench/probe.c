@@ -20,6 +20,8 @@
  *   dg-bench count-rules RULES_FILE HEX_PREFIX WANT TIMEOUT_MS
  *       polls (every 2 ms) until exactly WANT tuple lines carry comment=HEX_PREFIX...; prints
  *       "END_US COUNT" (END_US = -1 and the last count on timeout, exit 1).  WANT -1: count once.
+ *       WANT ">=N" / "<=N": at least / at most N (a batch can add or remove many rules at once,
+ *       so "the first rule" is ">=1", not exactly 1).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -285,9 +287,13 @@ static int cmd_count_rules(int argc, char **argv) {
     if (argc != 6) { fprintf(stderr, "usage: dg-bench count-rules RULES HEX_PREFIX WANT TIMEOUT_MS\n"); return 2; }
     char needle[256];
     snprintf(needle, sizeof needle, "comment=%s", argv[3]);
-    int want = atoi(argv[4]), n = -1;
+    const char *w = argv[4];
+    int cmp = 0; /* 0: exactly, 1: at least, -1: at most */
+    if (strncmp(w, ">=", 2) == 0) { cmp = 1; w += 2; }
+    else if (strncmp(w, "<=", 2) == 0) { cmp = -1; w += 2; }
+    int want = atoi(w), n = -1;
     long long deadline = now_us() + atoll(argv[5]) * 1000;
-    if (want < 0) { /* just count (retrying while ufw is rewriting the file) */
+    if (want < 0 && cmp == 0) { /* just count (retrying while ufw is rewriting the file) */
         for (int i = 0; i < 1000 && (n = count_tuples(argv[2], needle)) < 0; i++) sleep_us(2000);
         printf("%lld %d\n", now_us(), n);
         return n < 0;
@@ -295,7 +301,7 @@ static int cmd_count_rules(int argc, char **argv) {
     for (;;) {
         n = count_tuples(argv[2], needle);
         long long t = now_us();
-        if (n == want) { printf("%lld %d\n", t, n); return 0; }
+        if (n >= 0 && (cmp == 0 ? n == want : cmp > 0 ? n >= want : n <= want)) { printf("%lld %d\n", t, n); return 0; }
         if (t >= deadline) { printf("-1 %d\n", n); return 1; }
         sleep_us(2000);
     }

@@ -5,9 +5,12 @@
 #   1. start-to-enforced latency (docker run -d returns -> first TCP handshake from outside)
 #      and, beside it, one raw `ufw route allow` / `ufw route delete`
 #   2. storms of N labelled containers started / stopped concurrently
-#   3. warm restart with N containers in sync (time to "in sync:", ufw calls)
+#   3. warm restart with N containers in sync (time to "in sync:", mutations: ufw commands that
+#      change something + ip6tables-restore runs + whether user6.rules changed)
 #   4. idle CPU, RSS and wake-ups with the storm's containers managed
 #   5. RSS before and after a long run of container start/stop events
+# ufw and ip6tables-restore are run through counting wrappers; ufw --dry-run calls (dockgated's
+# start-up check of its batched path) are counted apart from the ones that change something.
 # See bench/README.md.  Knobs (environment): BENCH_RUNS (30), BENCH_UFW_RUNS (10),
 # BENCH_STORM ("50 200"), BENCH_PARALLEL (8), BENCH_IDLE_SECONDS (60), BENCH_WAKE_TRACE (1),
 # BENCH_EVENTS (2000), BENCH_DG_ARGS (extra dockgated options), DOCKGATED (binary).
@@ -78,10 +81,13 @@ cp "$DG_SRC" "$LAB_DIR/dockgated"
 DOCKGATED=$LAB_DIR/dockgated
 H=$LAB_DIR/dg-bench
 gcc -O2 -Wall -o "$H" "$here/probe.c" || die "cannot build bench/probe.c"
-COUNTER=$LAB_DIR/ufw-calls
+COUNTER=$LAB_DIR/ufw-calls               # one line (argv) per ufw run, dry runs included
+RCOUNTER=$LAB_DIR/restore-calls          # one line (argv) per ip6tables-restore run
 printf '#!/bin/sh\necho "$*" >> %s\nexec /usr/sbin/ufw "$@"\n' "$COUNTER" >"$LAB_DIR/ufw-counting"
-chmod 755 "$LAB_DIR/ufw-counting"
+printf '#!/bin/sh\necho "$*" >> %s\nexec /usr/sbin/ip6tables-restore "$@"\n' "$RCOUNTER" >"$LAB_DIR/restore-counting"
+chmod 755 "$LAB_DIR/ufw-counting" "$LAB_DIR/restore-counting"
 : >"$COUNTER"
+: >"$RCOUNTER"
 DG_LOG=$LAB_DIR/dockgated.log
 RULES6=/proc/$LAB_HOST_PID/root/etc/ufw/user6.rules   # the lab's /etc/ufw/user6.rules
 TAGHEX=$(printf 'dockgate:' | od -An -tx1 | tr -d ' \n')
@@ -94,7 +100,56 @@ DK=(env -u DOCKER_HOST -u DOCKER_CONTEXT -u DOCKER_TLS_VERIFY -u DOCKER_CERT_PAT
 
 now_us() { "$H" now; }
 ufw_calls() { wc -l <"$COUNTER"; }
-ufw_calls_matching() { grep -c -- "$1" "$COUNTER" || true; }
+restore_calls() { wc -l <"$RCOUNTER"; }
+# call_mark: "UFW_LINES RESTORE_LINES", a position in both counters
+call_mark() { echo "$(ufw_calls) $(restore_calls)"; }
+# calls_since MARK -> "UFW DRY MUT RESTORE": ufw runs in all, of them --dry-run (read-only), of
+# them mutations (add, delete, insert, prepend, not dry), and ip6tables-restore runs
+calls_since() {
+    local -a m
+    read -r -a m <<<"$1"
+    tail -n +$((m[0] + 1)) "$COUNTER" | awk -v r="$(($(restore_calls) - m[1]))" '
+        { n++ }
+        / --dry-run( |$)|^--dry-run( |$)/ { d++; next }
+        /(^| )(allow|deny|reject|limit|delete|insert|prepend)( |$)/ { u++ }
+        END { print n + 0, d + 0, u + 0, r }'
+}
+# fmt_calls "UFW DRY MUT RESTORE" -> human-readable
+fmt_calls() {
+    local -a c
+    read -r -a c <<<"$1"
+    local s="${c[3]} ip6tables-restore, ${c[2]} ufw mutation(s)"
+    ((c[1] == 0)) || s+=", ${c[1]} ufw dry run(s)"
+    ((c[0] - c[1] - c[2] == 0)) || s+=", $((c[0] - c[1] - c[2])) other ufw call(s)"
+    echo "$s"
+}
+log_mark() { wc -l <"$DG_LOG"; }
+# log_since MARK PATTERN: how many log lines after MARK match PATTERN (extended regex)
+log_since() { tail -n +$(($1 + 1)) "$DG_LOG" | grep -cE -- "$2" || true; }
+# log_notes: what in dockgated's whole log is not routine: warnings and errors, by kind (digits
+# folded, so that one kind of message counts once); the list goes to $OUT/log-warnings.txt
+log_notes() {
+    local w e
+    w=$(grep -cE '^[^ ]+ warning ' "$DG_LOG" || true) e=$(grep -cE '^[^ ]+ (error|critical) ' "$DG_LOG" || true)
+    grep -E '^[^ ]+ (warning|error|critical) ' "$DG_LOG" | cut -d' ' -f2- | sed -E 's/[0-9a-f]{12}/<id>/g; s/[0-9]+/N/g' |
+        sort | uniq -c | sort -rn >"$OUT/log-warnings.txt" || true
+    printf '%s warning(s), %s error(s)' "$w" "$e"
+    if ((w + e)); then printf ' (%s kind(s), see out/log-warnings.txt: %s)' "$(wc -l <"$OUT/log-warnings.txt")" \
+        "$(head -3 "$OUT/log-warnings.txt" | sed -E 's/^ *([0-9]+) /\1× /' | cut -c1-160 | awk '{ printf "%s%s", (NR > 1 ? "; " : ""), $0 }')"; fi
+    printf '; "batched ufw path skipped" %s, "retrying failed ufw operations" %s' \
+        "$(grep -cF 'batched ufw path skipped' "$DG_LOG" || true)" "$(grep -cF 'retrying failed ufw operations' "$DG_LOG" || true)"
+}
+rules6_sum() { sha256sum <"$RULES6" | cut -c1-16; }
+# the write path dockgated chose after its latest start ("batched" / "per-rule: why" / "?")
+write_path() {
+    local l
+    l=$(grep -E "batched ufw path (on|off)" "$DG_LOG" | tail -1)
+    case $l in
+    *"batched ufw path on"*) echo "batched (${l##*rule shapes in } verification)" ;;
+    *"batched ufw path off"*) echo "per-rule (${l##*batched ufw path off: })" ;;
+    *) echo "?" ;;
+    esac
+}
 owned_rules() { "$H" count-rules "$RULES6" "$TAGHEX" -1 0 | cut -d' ' -f2; }
 ms() { awk -v u="$1" 'BEGIN { printf "%.0f", u / 1000 }'; }
 sec() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000000 }'; }
@@ -172,16 +227,24 @@ quiesce() {
     local deadline=$((${EPOCHREALTIME/./} + $1 * 1000000)) last='' cur stable=0 s
     while :; do
         read -r -a s <<<"$(proc_sample "$DG_PID")"
-        cur="$(ufw_calls) ${s[0]}"
+        cur="$(ufw_calls) $(restore_calls) ${s[0]}"
         if [[ $cur == "$last" ]]; then stable=$((stable + 1)); else stable=0 last=$cur; fi
         ((stable < 20)) || return 0
         ((${EPOCHREALTIME/./} < deadline)) || return 1
         sleep 0.1
     done
 }
-start_dockgated() {   # dg_start with the counting ufw wrapper; built-in policy (knows `http`)
-    dg_start --policy /nonexistent/policy.json --ufw "$LAB_DIR/ufw-counting" "${DG_EXTRA[@]}"
+start_dockgated() {   # dg_start with the counting wrappers; built-in policy (knows `http`)
+    dg_start --policy /nonexistent/policy.json --ufw "$LAB_DIR/ufw-counting" \
+        --ip6tables-restore "$LAB_DIR/restore-counting" "${DG_EXTRA[@]}"
 }
+# wait_path_decided N CAP_S: until dockgated has logged its write-path decision N times
+BATCH_OFF=0
+for ((k = 0; k < ${#DG_EXTRA[@]}; k++)); do
+    [[ ${DG_EXTRA[k]} == --ufw-batch=off || (${DG_EXTRA[k]} == --ufw-batch && ${DG_EXTRA[k + 1]:-} == off) ]] && BATCH_OFF=1
+done
+wait_path_decided() { ((BATCH_OFF)) || wait_log_count "batched ufw path o" "$1" "$2"; }
+DG_STARTS=0   # how many times dockgated was started (each logs one write-path decision)
 
 declare -A R=()        # results
 ROWS=()                # table rows: metric|value|target|met
@@ -205,7 +268,14 @@ if [[ -n $(git -C "$repo" status --porcelain -- lib daemon 2>/dev/null) ]]; then
 
 log "machine: $MACHINE_NPROC x $MACHINE_CPU, kernel $MACHINE_KERNEL, ufw $MACHINE_UFW, dockerd $MACHINE_DOCKER, $MACHINE_STORAGE"
 start_dockgated
+DG_STARTS=1
 wait_log_count "in sync:" 1 30 || die "dockgated did not get in sync; log: $(tail -n 20 "$DG_LOG")"
+# the start-up verification runs ufw --dry-run 8 times: let it finish before timing raw ufw
+wait_path_decided 1 120 || log "WARNING: no write-path decision logged within 120 s"
+R[path]=$(write_path)
+((BATCH_OFF)) && R[path]="per-rule (--ufw-batch off)"
+R[start_calls]=$(calls_since "0 0")
+log "write path: ${R[path]}; start-up: $(fmt_calls "${R[start_calls]}")"
 
 # ---------------------------------------------------------------------------------------
 # 1a. raw ufw route allow / delete, run as dockgate runs it (inside the host lab)
@@ -231,7 +301,7 @@ R[ufw_fail]=$(awk '$2 != 0 || $4 != 0' "$OUT/ufw-raw.tsv" | wc -l)
 
 log "latency: $RUNS runs (docker run -d -> first TCP handshake from outside)"
 : >"$OUT/latency.tsv"
-calls0=$(ufw_calls)
+calls0=$(call_mark) lmark=$(log_mark)
 for ((i = 1; i <= RUNS; i++)); do
     addr=$(printf '2001:db8:10::b:%x' "$i")
     name=bench-lat-$i
@@ -242,13 +312,14 @@ for ((i = 1; i <= RUNS; i++)); do
     "${DK[@]}" rm -f "$name" >/dev/null
     # the next run starts only when dockgate has finished removing this one's rule
     wait_removed "$name" 60 || log "  run $i: rule removal not seen within 60 s"
-    # how long dockgate's own ufw add took (it logs that line once ufw has exited)
+    # how long dockgate's own write took (it logs that line once the write is done)
     dgms=$(grep -F "container $name (" "$DG_LOG" | grep -F ": allowed " | sed -n 's/.* in \([0-9]*\) ms$/\1/p' | head -1 || true)
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$rc" "$run" "$ready" "$rule" "$enf" "${dgms:--1}" >>"$OUT/latency.tsv"
-    log "  run $i: docker run $(ms "$run") ms, then: ready $(ms "$ready") ms, rule in file $(ms "$rule") ms, enforced $(ms "$enf") ms (dockgate's ufw add ${dgms:-?} ms)"
+    log "  run $i: docker run $(ms "$run") ms, then: ready $(ms "$ready") ms, rule in file $(ms "$rule") ms, enforced $(ms "$enf") ms (dockgate's write ${dgms:-?} ms)"
     sleep 0.2
 done
-R[lat_calls]=$(($(ufw_calls) - calls0))
+R[lat_calls]=$(calls_since "$calls0")
+R[lat_skipped]=$(log_since "$lmark" "batched ufw path skipped")
 lat_col() { awk -F'\t' -v c="$1" '$1 == 0 { v = $c; if (v < 0) v = 999999999999; print v }' "$OUT/latency.tsv"; }
 R[lat_p50]=$(lat_col 5 | pctl 50)
 R[lat_p95]=$(lat_col 5 | pctl 95)
@@ -268,10 +339,10 @@ read -r -a STORM_LIST <<<"$STORM"
 LAST_N=${STORM_LIST[-1]}
 for N in "${STORM_LIST[@]}"; do
     log "storm N=$N: starting $N labelled containers, $PAR at a time"
-    calls0=$(ufw_calls)
+    calls0=$(call_mark) lmark=$(log_mark)
     mem0=$(lab_pss_kb) disk0=$(lab_disk_kb)
     # when does the first rule land?  (shows whether dockgate applies rules during the storm)
-    "$H" count-rules "$RULES6" "$TAGHEX" 1 $((120000 + N * 3000)) >"$OUT/storm$N-first-rule.txt" &
+    "$H" count-rules "$RULES6" "$TAGHEX" '>=1' $((120000 + N * 3000)) >"$OUT/storm$N-first-rule.txt" &
     first_pid=$!
     BG_PIDS+=("$first_pid")
     seq 1 "$N" | xargs -P"$PAR" -I{} "$H" stamp "${DK[@]}" run -d --name "storm$N-{}" \
@@ -294,7 +365,8 @@ for N in "${STORM_LIST[@]}"; do
         R[s${N}_backlog]=999999999999 R[s${N}_total]=999999999999
         log "  only $cnt of $ok rules appeared"
     fi
-    R[s${N}_add_calls]=$(($(ufw_calls) - calls0))
+    R[s${N}_add_calls]=$(calls_since "$calls0")
+    R[s${N}_add_skipped]=$(log_since "$lmark" "batched ufw path skipped")
     wait "$first_pid" || true
     BG_PIDS=()
     read -r t_one _ <"$OUT/storm$N-first-rule.txt" || t_one=-1
@@ -313,10 +385,12 @@ for N in "${STORM_LIST[@]}"; do
     # --- 3. warm restart with N containers in sync
     log "  warm restart with $ok containers in sync"
     dg_stop TERM
-    calls0=$(ufw_calls)
+    sum0=$(rules6_sum)
+    calls0=$(call_mark)
     syncs=$(grep -cF "in sync:" "$DG_LOG" || true)
     t0=$(now_us)
     start_dockgated
+    DG_STARTS=$((DG_STARTS + 1))
     if wait_log_count "in sync:" $((syncs + 1)) 120; then
         t1=$(now_us)
         R[r${N}_ready]=$((t1 - t0))
@@ -324,17 +398,24 @@ for N in "${STORM_LIST[@]}"; do
         R[r${N}_ready]=999999999999
     fi
     R[r${N}_line]=$(grep -F "in sync:" "$DG_LOG" | tail -1 | sed 's/.*in sync: //')
-    sleep 1   # a late mutation would show in the counter
-    R[r${N}_calls]=$(($(ufw_calls) - calls0))
-    R[r${N}_mut]=$(tail -n +$((calls0 + 1)) "$COUNTER" | grep -cE '(^| )(allow|deny|reject|limit|delete|insert|prepend)( |$)' || true)
-    log "  ready in $(fmt_ms "${R[r${N}_ready]}") (${R[r${N}_line]}), ufw calls ${R[r${N}_calls]}"
+    # the start-up verification (ufw --dry-run) goes on in the background after "in sync:";
+    # count until it has decided, and 1 s more (a late mutation would show in the counters)
+    wait_path_decided "$DG_STARTS" 120 || log "  no write-path decision logged within 120 s"
+    R[r${N}_path]=$(write_path)
+    sleep 1
+    R[r${N}_calls]=$(calls_since "$calls0")
+    read -r -a c <<<"${R[r${N}_calls]}"
+    sum1=$(rules6_sum)
+    R[r${N}_changed]=$([[ $sum0 == "$sum1" ]] && echo 0 || echo 1)
+    R[r${N}_mut]=$((c[2] + c[3] + ${R[r${N}_changed]}))
+    log "  ready in $(fmt_ms "${R[r${N}_ready]}") (${R[r${N}_line]}); $(fmt_calls "${R[r${N}_calls]}"); user6.rules $([[ ${R[r${N}_changed]} == 0 ]] && echo unchanged || echo CHANGED); ${R[r${N}_path]}"
 
     # --- 4. idle, with the largest storm's containers managed
     if [[ $N == "$LAST_N" ]] && ((IDLE_S > 0)); then
         quiesce 60 || true
         log "  idle ${IDLE_S} s with $ok containers managed"
         read -r -a s0 <<<"$(proc_sample "$DG_PID")"
-        calls0=$(ufw_calls)
+        calls0=$(call_mark)
         rss_max=${s0[1]}
         for ((k = 0; k < IDLE_S; k++)); do
             sleep 1
@@ -344,7 +425,7 @@ for N in "${STORM_LIST[@]}"; do
         R[idle_cpu_ms]=$(ticks_ms $((s1[0] - s0[0])))
         R[idle_rss0]=${s0[1]} R[idle_rss1]=${s1[1]} R[idle_rssmax]=$rss_max R[idle_hwm]=${s1[2]}
         R[idle_vcsw]=$((s1[3] - s0[3])) R[idle_nvcsw]=$((s1[4] - s0[4])) R[idle_threads]=${s1[5]} R[idle_procs]=${s1[6]}
-        R[idle_calls]=$(($(ufw_calls) - calls0))
+        R[idle_calls]=$(calls_since "$calls0")
         R[idle_n]=$ok
         # wake-up census: which activity woke the daemon (a second window, since tracing
         # itself adds context switches)
@@ -358,31 +439,35 @@ for N in "${STORM_LIST[@]}"; do
             sleep "$IDLE_S"
             kill -INT "$st_pid" 2>/dev/null || true
             wait "$st_pid" 2>/dev/null || true
-            # a wake-up = a burst of syscalls after >= 200 ms of silence
+            # a wake-up = a burst of syscalls after >= 200 ms of silence; a /_ping is a connect
+            # to docker.sock, a drift round an openat of user6.rules, a spawn (ufw or
+            # ip6tables-restore) an execve/clone/vfork.  Since --health-interval-ms 0 (the default)
+            # the /_ping is sent from the drift tick, so both should fall in the same burst.
             R[wake]=$(awk '
                 { split($2, t, ":"); s = t[1] * 3600 + t[2] * 60 + t[3]
                   if (n == 0 || s - last > 0.2) { n++; start[n] = s }
                   last = s
                   if ($0 ~ /docker\.sock/) ping[n] = 1
                   if ($0 ~ /user6\.rules/) drift[n] = 1
-                  if ($0 ~ /execve|clone|vfork/) ufw[n] = 1 }
+                  if ($0 ~ /execve|clone|vfork/) spawn[n] = 1 }
                 END {
                   # the first burst is the attach itself (blocked syscalls restarted) unless it did real work
-                  first = (n > 0 && !ping[1] && !drift[1] && !ufw[1]) ? 2 : 1
+                  first = (n > 0 && !ping[1] && !drift[1] && !spawn[1]) ? 2 : 1
                   for (i = first; i <= n; i++) {
-                    cp += ping[i]; cd += drift[i]; cu += ufw[i]; co += !(ping[i] || drift[i] || ufw[i])
-                    if (ping[i]) { if (np) gap += start[i] - pp; pp = start[i]; np++ }
+                    cd += drift[i]; both += drift[i] && ping[i]; po += ping[i] && !drift[i]
+                    cs += spawn[i]; co += !(ping[i] || drift[i] || spawn[i])
+                    if (drift[i]) { if (nd) gap += start[i] - pd; pd = start[i]; nd++ }
                   }
-                  printf "%d wake-ups: %d with a Docker /_ping%s, %d with a drift re-read, %d with a ufw run, %d other",
-                         n - first + 1, cp, (np > 1 ? sprintf(" (every %.1f s)", gap / (np - 1)) : ""), cd, cu, co }' "$OUT/idle.strace")
+                  printf "%d wake-ups: %d drift round(s)%s, %d of them with the Docker /_ping; %d /_ping on its own, %d with a process spawn, %d other",
+                         n - first + 1, cd, (nd > 1 ? sprintf(" (every %.1f s)", gap / (nd - 1)) : ""), both, po, cs, co }' "$OUT/idle.strace")
             BG_PIDS=()
         fi
     fi
 
     # --- stop them all concurrently; time until every dockgate rule is gone
     log "  stopping $ok containers, $PAR at a time"
-    calls0=$(ufw_calls)
-    "$H" count-rules "$RULES6" "$TAGHEX" $((ok - 1)) $((120000 + N * 3000)) >"$OUT/storm$N-first-removal.txt" &
+    calls0=$(call_mark) lmark=$(log_mark)
+    "$H" count-rules "$RULES6" "$TAGHEX" "<=$((ok - 1))" $((120000 + N * 3000)) >"$OUT/storm$N-first-removal.txt" &
     first_pid=$!
     BG_PIDS+=("$first_pid")
     awk '$3 == 0 { print $4 }' "$OUT/storm$N-start.txt" | xargs -P"$PAR" -I{} "$H" stamp "${DK[@]}" stop -t 1 {} >>"$OUT/storm$N-stop.txt"
@@ -391,7 +476,8 @@ for N in "${STORM_LIST[@]}"; do
     read -r t_gone cnt < <("$H" count-rules "$RULES6" "$TAGHEX" 0 $((120000 + N * 3000)) || true)
     R[s${N}_dstop]=$((t_last - t_first))
     if ((t_gone > 0)); then R[s${N}_gone]=$((t_gone - t_last)); else R[s${N}_gone]=999999999999; log "  $cnt rules left"; fi
-    R[s${N}_del_calls]=$(($(ufw_calls) - calls0))
+    R[s${N}_del_calls]=$(calls_since "$calls0")
+    R[s${N}_del_skipped]=$(log_since "$lmark" "batched ufw path skipped")
     wait "$first_pid" || true
     BG_PIDS=()
     read -r t_one _ <"$OUT/storm$N-first-removal.txt" || t_one=-1
@@ -412,7 +498,7 @@ if ((EVENTS > 0)); then
     done
     quiesce 60 || true
     read -r -a e0 <<<"$(proc_sample "$DG_PID")"
-    calls0=$(ufw_calls)
+    calls0=$(call_mark)
     "${DK[@]}" events --format '{{.Type}} {{.Action}}' \
         --filter type=container --filter type=network --filter event=start --filter event=die \
         --filter event=destroy --filter event=connect --filter event=disconnect >"$OUT/events.txt" 2>/dev/null &
@@ -448,7 +534,7 @@ if ((EVENTS > 0)); then
     R[ev_rss0]=${e0[1]} R[ev_rss1]=${e1[1]} R[ev_hwm]=${e1[2]}
     R[ev_growth]=$(awk -v a="${e0[1]}" -v b="${e1[1]}" 'BEGIN { printf "%.1f", (b - a) * 100 / a }')
     R[ev_cpu_ms]=$(ticks_ms $((e1[0] - e0[0])))
-    R[ev_calls]=$(($(ufw_calls) - calls0))
+    R[ev_calls]=$(calls_since "$calls0")
     R[ev_left]=$(owned_rules)
     log "  ${R[ev_count]} events in ${R[ev_gen_s]} s; RSS $(mb "${R[ev_rss0]}") -> $(mb "${R[ev_rss1]}") MB (${R[ev_growth]} %)"
 fi
@@ -459,12 +545,15 @@ fi
 dg_stop TERM
 cp "$DG_LOG" "$OUT/dockgated.log" 2>/dev/null || true
 cp "$COUNTER" "$OUT/ufw-calls.txt" 2>/dev/null || true
+cp "$RCOUNTER" "$OUT/restore-calls.txt" 2>/dev/null || true
+LOG_NOTES=$(log_notes)
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 log "tearing the lab down"
 lab_down || log "WARNING: lab_down reported a problem (see tests/lab/cleanup-stale.sh)"
 T_END=$EPOCHREALTIME
 RUNTIME=$(awk -v a="$T_START" -v b="$T_END" 'BEGIN { s = b - a; printf "%dm%02ds", s / 60, s % 60 }')
 
+skipped_note() { [[ ${2:-0} == 0 ]] || echo "${1}batched path skipped $2 time(s)"; }
 u2ms() { if [[ -z ${1:-} ]]; then echo n/a; elif (($1 >= 900000000000)); then echo n/a; else ms "$1"; fi; }
 p50=$(u2ms "${R[lat_p50]}") p95=$(u2ms "${R[lat_p95]}")
 row "1. start-to-enforced p50 / p95 ($RUNS runs$( ((R[lat_fail])) && echo ", ${R[lat_fail]} failed"))" \
@@ -472,8 +561,10 @@ row "1. start-to-enforced p50 / p95 ($RUNS runs$( ((R[lat_fail])) && echo ", ${R
     "≤ 50 ms / ≤ 100 ms" "$( [[ $(met "$p50" 50) == yes && $(met "$p95" 100) == yes ]] && echo yes || echo no)"
 row "   … rule in user6.rules p50 · container ready p50 / p95 (floor, no firewall in path)" \
     "$(fmt_ms "${R[rule_p50]}") · $(fmt_ms "${R[ready_p50]}") / $(fmt_ms "${R[ready_p95]}")" "—" "—"
-row "   … dockgate's ufw add (its log) p50 · \`docker run -d\` itself p50 · ufw calls" \
-    "$(fmt_ms "${R[dgufw_p50]}") · $(fmt_ms "${R[run_p50]}") · ${R[lat_calls]} for $RUNS runs" "—" "—"
+row "   … write path (dockgated's log) · its write of one rule (its log) p50 · \`docker run -d\` itself p50" \
+    "${R[path]} · $(fmt_ms "${R[dgufw_p50]}") · $(fmt_ms "${R[run_p50]}")" "—" "—"
+row "   … processes run for the $RUNS adds + $RUNS removals" \
+    "$(fmt_calls "${R[lat_calls]}")$(skipped_note "; " "${R[lat_skipped]}")" "—" "—"
 row "   raw \`ufw route allow\` p50 / p95 ($UFW_RUNS calls)" "$(fmt_ms "${R[ufw_add_p50]}") / $(fmt_ms "${R[ufw_add_p95]}")" "—" "—"
 row "   raw \`ufw route delete\` p50 / p95 ($UFW_RUNS calls)" "$(fmt_ms "${R[ufw_del_p50]}") / $(fmt_ms "${R[ufw_del_p95]}")" "—" "—"
 for N in "${STORM_LIST[@]}"; do
@@ -486,12 +577,13 @@ for N in "${STORM_LIST[@]}"; do
     row "2. storm N=$N: \`docker run\` of ${R[s${N}_ok]} containers ($PAR parallel)" \
         "$(sec "${R[s${N}_docker]}") s ($(awk -v n="${R[s${N}_ok]}" -v u="${R[s${N}_docker]}" 'BEGIN { printf "%.1f", n * 1e6 / u }') /s; per container ${R[s${N}_mem]} MB memory (PSS) and ${R[s${N}_disk]} MB disk; whole lab ${R[s${N}_memtot]} MB)" "—" "—"
     row "   N=$N backlog: last \`docker run\` returned → every rule in user6.rules" \
-        "$(fmt_ms "${R[s${N}_backlog]}") (first run → first rule $(fmt_s "${R[s${N}_first_rule]}"), → all rules $(fmt_s "${R[s${N}_total]}"); ${R[s${N}_add_calls]} ufw calls; spot check ${R[s${N}_spot]} reachable)" "$tgt" "$m1"
+        "$(fmt_ms "${R[s${N}_backlog]}") (first run → first rule $(fmt_s "${R[s${N}_first_rule]}"), → all rules $(fmt_s "${R[s${N}_total]}"); $(fmt_calls "${R[s${N}_add_calls]}")$(skipped_note ", " "${R[s${N}_add_skipped]}"); spot check ${R[s${N}_spot]} reachable)" "$tgt" "$m1"
     row "   N=$N stop: last \`docker stop\` returned → every rule gone" \
-        "$(fmt_ms "${R[s${N}_gone]}") (stops took $(sec "${R[s${N}_dstop]}") s; first stop → first rule gone $(fmt_s "${R[s${N}_first_del]}"); ${R[s${N}_del_calls]} ufw calls)" "$tgt" "$m2"
+        "$(fmt_ms "${R[s${N}_gone]}") (stops took $(sec "${R[s${N}_dstop]}") s; first stop → first rule gone $(fmt_s "${R[s${N}_first_del]}"); $(fmt_calls "${R[s${N}_del_calls]}")$(skipped_note ", " "${R[s${N}_del_skipped]}"))" "$tgt" "$m2"
     rm_=$(met "$(u2ms "${R[r${N}_ready]}")" 999)
-    row "3. warm restart, N=$N in sync: start → \"in sync:\" · ufw calls (mutations)" \
-        "$(fmt_ms "${R[r${N}_ready]}") · ${R[r${N}_calls]} (${R[r${N}_mut]})" "< 1 s · 0" \
+    read -r -a c <<<"${R[r${N}_calls]}"
+    row "3. warm restart, N=$N in sync: start → \"in sync:\" · mutations (ufw mutations + ip6tables-restore runs + user6.rules changed)" \
+        "$(fmt_ms "${R[r${N}_ready]}") · ${R[r${N}_mut]} (${c[2]} + ${c[3]} + $([[ ${R[r${N}_changed]} == 0 ]] && echo "0, checksum unchanged" || echo "1, checksum CHANGED"); besides: ${c[1]} ufw dry runs of the start-up check, $((c[0] - c[1] - c[2])) other ufw calls; ${R[r${N}_path]})" "< 1 s · 0" \
         "$( [[ $rm_ == yes && ${R[r${N}_mut]} == 0 ]] && echo yes || echo no)"
 done
 if [[ -n ${R[idle_rss1]:-} ]]; then
@@ -499,16 +591,16 @@ if [[ -n ${R[idle_rss1]:-} ]]; then
         "$(mb "${R[idle_rss1]}") MB ($(mb "${R[idle_rssmax]}") MB; peak since start $(mb "${R[idle_hwm]}") MB) · ${R[idle_cpu_ms]} ms" \
         "< 15 MB" "$(met "$(mb "${R[idle_rssmax]}")" 15)"
     wake_met=no
-    if [[ -n ${R[wake]:-} ]] && [[ ${R[wake]} =~ ^([0-9]+)\ wake-ups:.*\ ([0-9]+)\ with\ a\ drift ]]; then
+    if [[ -n ${R[wake]:-} ]] && [[ ${R[wake]} =~ ^([0-9]+)\ wake-ups:\ ([0-9]+)\ drift ]]; then
         ((BASH_REMATCH[1] <= BASH_REMATCH[2])) && wake_met=yes   # every wake-up is a drift round
     fi
-    row "   idle wake-ups · context switches (vol/invol; ${R[idle_procs]} process(es), ${R[idle_threads]} threads) · ufw calls" \
-        "${R[wake]:-not traced} · ${R[idle_vcsw]}/${R[idle_nvcsw]} · ${R[idle_calls]}" \
+    row "   idle wake-ups (strace census, second window) · context switches (untraced window; vol/invol; ${R[idle_procs]} process(es), ${R[idle_threads]} threads) · processes run" \
+        "${R[wake]:-not traced} · ${R[idle_vcsw]}/${R[idle_nvcsw]} · $(fmt_calls "${R[idle_calls]}")" \
         "only the drift timer (60 s)" "$wake_met"
 fi
 if [[ -n ${R[ev_rss1]:-} ]]; then
     row "5. ${R[ev_count]} Docker events (start/kill of $EV_CONTAINERS labelled containers, ${R[ev_gen_s]} s): RSS before → after" \
-        "$(mb "${R[ev_rss0]}") → $(mb "${R[ev_rss1]}") MB (${R[ev_growth]} %; CPU $(awk -v m="${R[ev_cpu_ms]}" 'BEGIN { printf "%.1f", m / 1000 }') s, ${R[ev_calls]} ufw calls, ${R[ev_left]} rules left)" \
+        "$(mb "${R[ev_rss0]}") → $(mb "${R[ev_rss1]}") MB (${R[ev_growth]} %; CPU $(awk -v m="${R[ev_cpu_ms]}" 'BEGIN { printf "%.1f", m / 1000 }') s, $(fmt_calls "${R[ev_calls]}"), ${R[ev_left]} rules left)" \
         "growth < 5 %" "$(met "${R[ev_growth]}" 5)"
 fi
 
@@ -517,7 +609,8 @@ render() {
     echo
     echo "- machine: $MACHINE_NPROC × $MACHINE_CPU, $MACHINE_MEM RAM, kernel $MACHINE_KERNEL"
     echo "- ufw $MACHINE_UFW, $MACHINE_IPT, dockerd $MACHINE_DOCKER, storage driver $MACHINE_STORAGE"
-    echo "- $DG_VERSION, commit $GIT_REV; options: --policy (built-in) --ufw <counting wrapper>${DG_EXTRA[*]:+ ${DG_EXTRA[*]}}, defaults otherwise"
+    echo "- $DG_VERSION, commit $GIT_REV; options: --policy (built-in) --ufw <counting wrapper> --ip6tables-restore <counting wrapper>${DG_EXTRA[*]:+ ${DG_EXTRA[*]}}, defaults otherwise"
+    echo "- write path: ${R[path]}; dockgated's log over the whole run: ${LOG_NOTES:-?}"
     echo "- load average before / after: $LOAD_BEFORE / $LOAD_AFTER"
     echo "- settings: BENCH_RUNS=$RUNS BENCH_UFW_RUNS=$UFW_RUNS BENCH_STORM=\"$STORM\" BENCH_PARALLEL=$PAR BENCH_IDLE_SECONDS=$IDLE_S BENCH_EVENTS=$EVENTS"
     echo "- total runtime: $RUNTIME"
