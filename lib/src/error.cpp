@@ -26,7 +26,7 @@ class dockgate_category_impl final : public boost::system::error_category {
         case errc::ufw_timeout: return "ufw did not finish before its deadline";
         case errc::ufw_unexpected_output: return "ufw output did not confirm the change";
         case errc::rules_file_unreadable: return "ufw rules file unreadable";
-        case errc::shutting_down: return "shutting down";
+        case errc::shutting_down: return "closed by dockgate (to resync or to stop)";
         case errc::executor_unavailable: return "privileged executor unavailable";
         case errc::executor_refused: return "privileged executor refused the request";
         case errc::rules_file_unwritable: return "ufw rules file not writable";
