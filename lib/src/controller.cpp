@@ -467,7 +467,12 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
         }
         if (op.kind == op_kind::add) {
             ++stats_.rules_added;
-            ++owned;
+            // A re-tag ("owner changed": updated in place) or a rule already there was counted
+            // from the file; only a new rule adds one.
+            if (result.verdict.outcome != ufw_outcome::updated &&
+                result.verdict.outcome != ufw_outcome::already_present) {
+                ++owned;
+            }
         } else {
             ++stats_.rules_removed;
             --owned;
