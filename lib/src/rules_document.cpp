@@ -15,7 +15,8 @@ constexpr std::string_view tuple_start = "\n### tuple ### ";
 constexpr std::string_view comment_field = " comment=";
 
 int line_of(std::string_view text, std::size_t offset) {
-    return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(offset), '\n'));
+    return 1 + static_cast<int>(
+                   std::count(text.begin(), text.begin() + static_cast<long>(offset), '\n'));
 }
 
 rules_block make_block(std::string text) {
@@ -38,6 +39,11 @@ bool same_match(rule a, const rule& b) {
     return a == b;
 }
 
+/// ufw decodes the hex comment case-insensitively, so `3A` and `3a` are the same comment.
+bool same_comment(const rules_block& block, std::string_view comment) {
+    return decode_hex_comment(block.comment_hex) == comment;
+}
+
 bool owned_by_dockgate(const rules_block& block) {
     const auto comment = decode_hex_comment(block.comment_hex);
     return comment && owner_tag::parse(*comment).has_value();
@@ -45,7 +51,8 @@ bool owned_by_dockgate(const rules_block& block) {
 
 /// Header or footer without the rate-limit chains a dry run never writes.
 std::string without_limit_parts(std::string text) {
-    for (const std::string_view line : {":ufw6-user-limit - [0:0]\n", ":ufw6-user-limit-accept - [0:0]\n"}) {
+    for (const std::string_view line :
+         {":ufw6-user-limit - [0:0]\n", ":ufw6-user-limit-accept - [0:0]\n"}) {
         if (const auto at = text.find(line); at != std::string::npos) {
             text.erase(at, line.size());
         }
@@ -60,7 +67,8 @@ std::string without_limit_parts(std::string text) {
     return text;
 }
 
-std::string first_difference(std::string_view what, std::string_view ours, std::string_view theirs) {
+std::string first_difference(std::string_view what, std::string_view ours,
+                             std::string_view theirs) {
     std::istringstream a{std::string(ours)};
     std::istringstream b{std::string(theirs)};
     std::string line_a;
@@ -88,7 +96,9 @@ std::string rules_document::render_rules() const {
     return out;
 }
 
-std::string rules_document::render() const { return header + render_rules() + footer; }
+std::string rules_document::render() const {
+    return header + render_rules() + footer;
+}
 
 std::optional<rules_document> parse_rules_document(std::string_view text, std::string* why) {
     auto fail = [why](std::string reason) -> std::optional<rules_document> {
@@ -177,11 +187,11 @@ ufw_verdict apply_to_document(rules_document& doc, const rule_op& op) {
     const auto& wanted = op.target.what;
     const auto tuple = wanted.tuple();
     const auto comment = op.target.owner.to_comment();
-    const auto comment_hex = encode_hex_comment(comment);
     if (op.kind == op_kind::remove) {
-        const auto found = std::find_if(doc.blocks.begin(), doc.blocks.end(), [&](const rules_block& b) {
-            return b.tuple == tuple && b.comment_hex == comment_hex;
-        });
+        const auto found =
+            std::find_if(doc.blocks.begin(), doc.blocks.end(), [&](const rules_block& b) {
+                return b.tuple == tuple && same_comment(b, comment);
+            });
         if (found == doc.blocks.end()) {
             return {ufw_outcome::not_found, {}};
         }
@@ -196,11 +206,12 @@ ufw_verdict apply_to_document(rules_document& doc, const rule_op& op) {
         if (!parsed || !same_match(*parsed, wanted)) {
             continue;
         }
-        if (block.tuple == tuple && block.comment_hex == comment_hex) {
+        if (block.tuple == tuple && same_comment(block, comment)) {
             return {ufw_outcome::already_present, {}};
         }
         if (!owned_by_dockgate(block)) {
-            return {ufw_outcome::error, "a rule that is not dockgate's has the same match: " + block.tuple};
+            return {ufw_outcome::error,
+                    "a rule that is not dockgate's has the same match: " + block.tuple};
         }
         block = make_block(render_rule_block(wanted, comment));
         return {ufw_outcome::updated, {}};
@@ -209,15 +220,18 @@ ufw_verdict apply_to_document(rules_document& doc, const rule_op& op) {
     return {ufw_outcome::added, {}};
 }
 
-std::optional<std::string> compare_with_dry_run(const rules_document& ours, std::string_view dry_run_output) {
+std::optional<std::string> compare_with_dry_run(const rules_document& ours,
+                                                std::string_view dry_run_output) {
     constexpr std::string_view commit = "\nCOMMIT\n";
     const auto commit_at = dry_run_output.find(commit);
     if (!dry_run_output.starts_with("*filter\n") || commit_at == std::string_view::npos) {
         const auto first_line = dry_run_output.substr(0, dry_run_output.find('\n'));
-        return "ufw --dry-run printed no rules file (first line: '" + std::string(first_line) + "')";
+        return "ufw --dry-run printed no rules file (first line: '" + std::string(first_line) +
+               "')";
     }
     std::string why;
-    const auto theirs = parse_rules_document(dry_run_output.substr(0, commit_at + commit.size()), &why);
+    const auto theirs =
+        parse_rules_document(dry_run_output.substr(0, commit_at + commit.size()), &why);
     if (!theirs) {
         return "ufw --dry-run output: " + why;
     }
@@ -225,10 +239,12 @@ std::optional<std::string> compare_with_dry_run(const rules_document& ours, std:
         return first_difference("rules", ours.render_rules(), theirs->render_rules());
     }
     if (without_limit_parts(ours.header) != without_limit_parts(theirs->header)) {
-        return first_difference("header", without_limit_parts(ours.header), without_limit_parts(theirs->header));
+        return first_difference("header", without_limit_parts(ours.header),
+                                without_limit_parts(theirs->header));
     }
     if (without_limit_parts(ours.footer) != without_limit_parts(theirs->footer)) {
-        return first_difference("footer", without_limit_parts(ours.footer), without_limit_parts(theirs->footer));
+        return first_difference("footer", without_limit_parts(ours.footer),
+                                without_limit_parts(theirs->footer));
     }
     return std::nullopt;
 }

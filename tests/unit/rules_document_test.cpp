@@ -1,12 +1,14 @@
-// Unit tests for the rules-file generator, checked against files and dry runs of the real ufw (tests/data/).
+// Unit tests for the rules-file generator, checked against files and dry runs of the real ufw
+// (tests/data/).
 #include "dockgate/rules_document.hpp"
-
 #include "dockgate/rules_file.hpp"
-#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <string>
+
+#include "test_support.hpp"
 
 namespace dockgate {
 namespace {
@@ -25,7 +27,9 @@ rules_document parse_or_fail(const std::string& text) {
 
 /// The state the dry runs in tests/data/ufw-dry-run/ started from: an admin rule for port 22
 /// and one dockgate rule, written by a real `ufw` in the lab (with the kernel's rate-limit chains).
-rules_document lab_before() { return parse_or_fail(test_data("ufw-dry-run/user6.rules.before")); }
+rules_document lab_before() {
+    return parse_or_fail(test_data("ufw-dry-run/user6.rules.before"));
+}
 
 TEST(RulesDocument, RenderingAnUneditedDocumentGivesTheFileBack) {
     for (const auto* name : {"user6.rules.sample", "ufw-dry-run/user6.rules.before"}) {
@@ -54,9 +58,11 @@ TEST(RulesDocument, RefusesFilesItCannotSplit) {
     std::string why;
     EXPECT_FALSE(parse_rules_document("*filter\nCOMMIT\n", &why));
     EXPECT_NE(why.find("RULES"), std::string::npos) << why;
-    EXPECT_FALSE(parse_rules_document("*filter\n### RULES ###\n-A x -j ACCEPT\n\n### END RULES ###\n", &why));
+    EXPECT_FALSE(parse_rules_document(
+        "*filter\n### RULES ###\n-A x -j ACCEPT\n\n### END RULES ###\n", &why));
     EXPECT_NE(why.find("line 3"), std::string::npos) << why;
-    EXPECT_FALSE(parse_rules_document("### RULES ###\n\n### tuple ### allow tcp 22 ::/0 any ::/0 in", &why));
+    EXPECT_FALSE(
+        parse_rules_document("### RULES ###\n\n### tuple ### allow tcp 22 ::/0 any ::/0 in", &why));
 }
 
 // Every IPv6 allow rule of a file the real ufw wrote, rendered by the generator from its tuple
@@ -85,15 +91,18 @@ TEST(RulesDocument, LimitAndIpv4RulesAreNotBatchable) {
 TEST(RulesDocument, AddMatchesUfwDryRunOfARouteRuleWithSource) {
     auto doc = lab_before();
     const rule r = rule_builder("2001:db8:10::6").udp().port(5353).from("2001:db8:ffff::100");
-    EXPECT_EQ(apply_to_document(doc, {op_kind::add, {r, web}, "missing"}).outcome, ufw_outcome::added);
-    EXPECT_EQ(compare_with_dry_run(doc, test_data("ufw-dry-run/add-route-udp-from.out")), std::nullopt);
+    EXPECT_EQ(apply_to_document(doc, {op_kind::add, {r, web}, "missing"}).outcome,
+              ufw_outcome::added);
+    EXPECT_EQ(compare_with_dry_run(doc, test_data("ufw-dry-run/add-route-udp-from.out")),
+              std::nullopt);
 }
 
 TEST(RulesDocument, AddMatchesUfwDryRunOfALoggedPortRange) {
     auto doc = lab_before();
     const rule r = rule_builder("2001:db8:10::6").log().ports(8000, 8010);
     doc = parse_or_fail(doc.header + doc.render_rules() + render_rule_block(r, "x") + doc.footer);
-    EXPECT_EQ(compare_with_dry_run(doc, test_data("ufw-dry-run/add-route-log-range.out")), std::nullopt);
+    EXPECT_EQ(compare_with_dry_run(doc, test_data("ufw-dry-run/add-route-log-range.out")),
+              std::nullopt);
 }
 
 TEST(RulesDocument, AddMatchesUfwDryRunOfAnInputRule) {
@@ -106,8 +115,10 @@ TEST(RulesDocument, AddMatchesUfwDryRunOfAnInputRule) {
 TEST(RulesDocument, RemoveMatchesUfwDryRunOfADelete) {
     auto doc = lab_before();
     const rule r = rule_builder("2001:db8:10::5");
-    EXPECT_EQ(apply_to_document(doc, {op_kind::remove, {r, web}, "stale"}).outcome, ufw_outcome::deleted);
-    EXPECT_EQ(compare_with_dry_run(doc, test_data("ufw-dry-run/delete-route-tcp.out")), std::nullopt);
+    EXPECT_EQ(apply_to_document(doc, {op_kind::remove, {r, web}, "stale"}).outcome,
+              ufw_outcome::deleted);
+    EXPECT_EQ(compare_with_dry_run(doc, test_data("ufw-dry-run/delete-route-tcp.out")),
+              std::nullopt);
 }
 
 TEST(RulesDocument, ADifferenceIsReportedWithItsLine) {
@@ -132,17 +143,22 @@ TEST(RulesDocument, HeaderDifferencesOtherThanRateLimitingCount) {
 TEST(RulesDocument, AddOfAnIdenticalRuleIsSkipped) {
     auto doc = lab_before();
     const auto before = doc.render();
-    EXPECT_EQ(apply_to_document(doc, {op_kind::add, {rule_builder("2001:db8:10::5"), web}, "missing"}).outcome,
-              ufw_outcome::already_present);
+    EXPECT_EQ(
+        apply_to_document(doc, {op_kind::add, {rule_builder("2001:db8:10::5"), web}, "missing"})
+            .outcome,
+        ufw_outcome::already_present);
     EXPECT_EQ(doc.render(), before);
 }
 
 TEST(RulesDocument, OwnerChangeReplacesTheBlockInPlace) {
     auto doc = lab_before();
     const owner_tag other{"abcdefabcdef", "other"};
-    doc.blocks.push_back(parse_or_fail(doc.header + render_rule_block(rule_builder("2001:db8:10::7"), "z") +
-                                       doc.footer).blocks[0]);
-    EXPECT_EQ(apply_to_document(doc, {op_kind::add, {rule_builder("2001:db8:10::5"), other}, "owner changed"})
+    doc.blocks.push_back(parse_or_fail(doc.header +
+                                       render_rule_block(rule_builder("2001:db8:10::7"), "z") +
+                                       doc.footer)
+                             .blocks[0]);
+    EXPECT_EQ(apply_to_document(
+                  doc, {op_kind::add, {rule_builder("2001:db8:10::5"), other}, "owner changed"})
                   .outcome,
               ufw_outcome::updated);
     ASSERT_EQ(doc.blocks.size(), 3U);
@@ -164,12 +180,38 @@ TEST(RulesDocument, RemoveNeedsTupleAndCommentToMatch) {
     auto doc = lab_before();
     const auto before = doc.render();
     const owner_tag stranger{"ffffffffffff", "web"};
-    EXPECT_EQ(apply_to_document(doc, {op_kind::remove, {rule_builder("2001:db8:10::5"), stranger}, "stale"}).outcome,
+    EXPECT_EQ(apply_to_document(
+                  doc, {op_kind::remove, {rule_builder("2001:db8:10::5"), stranger}, "stale"})
+                  .outcome,
               ufw_outcome::not_found);
-    EXPECT_EQ(apply_to_document(doc, {op_kind::remove, {rule_builder("::/0").input().port(22), web}, "stale"})
+    EXPECT_EQ(apply_to_document(
+                  doc, {op_kind::remove, {rule_builder("::/0").input().port(22), web}, "stale"})
                   .outcome,
               ufw_outcome::not_found);
     EXPECT_EQ(doc.render(), before);
+}
+
+TEST(RulesDocument, AnUppercaseHexCommentIsTheSameOwner) {
+    // Found by fuzz_rules_file_parser: the file reader decodes `3A` as ':' and so reports the
+    // block as dockgate's; the editor must then be able to find it to remove it.
+    auto doc = lab_before();
+    auto& block = doc.blocks.back();
+    ASSERT_EQ(decode_hex_comment(block.comment_hex), web.to_comment());
+    const auto upper_at = block.text.find(block.comment_hex);
+    for (auto& c : block.comment_hex) {
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    block.text.replace(upper_at, block.comment_hex.size(), block.comment_hex);
+    const auto blocks = doc.blocks.size();
+    EXPECT_EQ(
+        apply_to_document(doc, {op_kind::add, {rule_builder("2001:db8:10::5"), web}, "missing"})
+            .outcome,
+        ufw_outcome::already_present);
+    EXPECT_EQ(
+        apply_to_document(doc, {op_kind::remove, {rule_builder("2001:db8:10::5"), web}, "stale"})
+            .outcome,
+        ufw_outcome::deleted);
+    EXPECT_EQ(doc.blocks.size(), blocks - 1);
 }
 
 } // namespace
