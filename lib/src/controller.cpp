@@ -12,6 +12,10 @@
 namespace dockgate {
 namespace {
 
+/// Containers inspected before a reconcile round writes rules: large enough that a burst costs
+/// few rounds, small enough that the first rules of a storm go out within a fraction of a second.
+constexpr std::size_t max_inspects_per_round = 32;
+
 /// Runs a blocking callable; spawned on the worker thread (a coroutine, not a capturing
 /// lambda coroutine, so its copy of `work` lives in the frame).
 template <class Work> asio::awaitable<decltype(std::declval<Work>()())> invoke(Work work) {
@@ -37,8 +41,7 @@ const std::string events_filter = R"({"type":["container","network"],)"
 
 } // namespace
 
-template <class Work>
-auto controller::off_loop(Work work) -> asio::awaitable<decltype(work())> {
+template <class Work> auto controller::off_loop(Work work) -> asio::awaitable<decltype(work())> {
     co_return co_await asio::co_spawn(worker_.get_executor(), invoke(std::move(work)),
                                       asio::use_awaitable);
 }
@@ -49,7 +52,9 @@ controller::controller(asio::io_context& ioc, controller_settings settings, poli
       log_(std::move(log)), docker_(settings_.docker), fsm_(settings_.backoff, random_unit),
       backoff_timer_(ioc), dirty_signal_(ioc), health_timer_(ioc) {}
 
-controller::~controller() { worker_.join(); }
+controller::~controller() {
+    worker_.join();
+}
 
 void controller::start() {
     next_drift_check_ = std::chrono::steady_clock::now() + settings_.drift_interval;
@@ -92,7 +97,8 @@ void controller::record_ufw_latency(std::chrono::milliseconds took) {
 }
 
 void controller::schedule_retry() {
-    retry_delay_ = std::min(std::max(retry_delay_ * 2, settings_.retry_initial), settings_.retry_max);
+    retry_delay_ =
+        std::min(std::max(retry_delay_ * 2, settings_.retry_initial), settings_.retry_max);
     retry_at_ = std::chrono::steady_clock::now() + retry_delay_;
 }
 
@@ -106,8 +112,8 @@ void controller::note_container(const container_info& info, const char* why) {
     const log_scope container_fields({{"CONTAINER_ID", info.id}, {"CONTAINER_NAME", info.name}});
     for (const auto& r : result.rejected) {
         const log_scope rejection_fields({{"LABEL", r.label}, {"REASON", r.reason}});
-        log_->warn("container {} ({}): label {}=\"{}\" rejected: {}", info.name, info.id.substr(0, 12),
-                   r.label, r.value, r.reason);
+        log_->warn("container {} ({}): label {}=\"{}\" rejected: {}", info.name,
+                   info.id.substr(0, 12), r.label, r.value, r.reason);
     }
     if (result.wants_anything()) {
         log_->info("container {} ({}) {}: {} rule(s) wanted", info.name, info.id.substr(0, 12), why,
@@ -126,9 +132,13 @@ void controller::handle_line(std::string_view line) {
     }
     const auto& event = *decoded.event;
     ++stats_.events;
-    log_->debug("event {} for container {}", to_string(event.kind), event.container_id.substr(0, 12));
+    log_->debug("event {} for container {}", to_string(event.kind),
+                event.container_id.substr(0, 12));
     if (event.kind == event_kind::container_stop) {
         to_inspect_.erase(event.container_id);
+        if (event.container_id == inspecting_) {
+            stopped_while_inspecting_ = true;
+        }
         if (containers_.erase(event.container_id) > 0) {
             mark_dirty();
         }
@@ -170,7 +180,8 @@ asio::awaitable<void> controller::watch_docker() {
             stream_ = std::make_unique<event_stream>(ioc_.get_executor());
             splitter.reset();
             const auto ec = co_await stream_->open(
-                settings_.docker, docker_.versioned("/events?filters=" + url_encode(events_filter)));
+                settings_.docker,
+                docker_.versioned("/events?filters=" + url_encode(events_filter)));
             action = fsm_.on(ec ? conn_input::subscribe_failed : conn_input::subscribed, ec);
             report("event subscription", ec);
             break;
@@ -182,14 +193,13 @@ asio::awaitable<void> controller::watch_docker() {
             break;
         }
         case conn_action_kind::stream: {
-            log_->info("{} to Docker at {} (API 1.{}), following events", 
+            log_->info("{} to Docker at {} (API 1.{}), following events",
                        action.report_recovery ? "reconnected" : "connected", socket,
                        docker_.api_minor());
             auto active = std::make_shared<bool>(true);
             asio::co_spawn(ioc_, health_check(active), asio::detached);
-            const auto ec = co_await stream_->read([&splitter](std::string_view bytes) {
-                splitter.feed(bytes);
-            });
+            const auto ec = co_await stream_->read(
+                [&splitter](std::string_view bytes) { splitter.feed(bytes); });
             *active = false;
             health_timer_.cancel();
             snapshot_valid_ = false;
@@ -242,7 +252,8 @@ asio::awaitable<void> controller::ping_docker() {
     const auto connections = fsm_.connections();
     const auto ping_ec = co_await docker_.ping();
     // Only the stream this ping was about is closed, not one opened while it waited.
-    if (ping_ec && !stopping_ && fsm_.state() == conn_state::streaming && fsm_.connections() == connections) {
+    if (ping_ec && !stopping_ && fsm_.state() == conn_state::streaming &&
+        fsm_.connections() == connections) {
         log_->warn("Docker stopped answering /_ping ({}); reconnecting", ping_ec.message());
         stream_->close();
     }
@@ -280,10 +291,22 @@ asio::awaitable<error_code> controller::take_snapshot() {
 }
 
 asio::awaitable<void> controller::refresh_changed_containers() {
-    while (!to_inspect_.empty() && !stopping_) {
-        const auto id = *to_inspect_.begin();
-        to_inspect_.erase(to_inspect_.begin());
+    // Only what was queued when the round began, and at most max_inspects_per_round of it:
+    // during a storm events keep coming, and the containers already inspected must get their
+    // rules now, not when the storm pauses. Whatever is left stays queued for the next round.
+    std::vector<std::string> round;
+    while (!to_inspect_.empty() && round.size() < max_inspects_per_round) {
+        round.push_back(to_inspect_.extract(to_inspect_.begin()).value());
+    }
+    for (auto next = round.begin(); next != round.end() && !stopping_; ++next) {
+        const auto& id = *next;
+        inspecting_ = id;
+        stopped_while_inspecting_ = false;
         const auto reply = co_await docker_.get(docker_.versioned("/containers/" + id + "/json"));
+        inspecting_.clear();
+        if (stopped_while_inspecting_) {
+            continue; // the stop event already removed it; a later start queues it again
+        }
         if (reply.ec == errc::docker_not_found) {
             containers_.erase(id); // vanished between event and inspect: it is gone
             continue;
@@ -291,7 +314,7 @@ asio::awaitable<void> controller::refresh_changed_containers() {
         if (reply.ec) {
             log_->warn("inspect of container {} failed: {}; will resync", id.substr(0, 12),
                        reply.ec.message());
-            to_inspect_.insert(id);
+            to_inspect_.insert(next, round.end());
             if (stream_) {
                 stream_->close(); // reconnect does a full snapshot, so nothing is lost
             }
@@ -313,6 +336,9 @@ asio::awaitable<void> controller::refresh_changed_containers() {
             note_container(*info, known == containers_.end() ? "started" : "changed");
         }
         containers_[id] = *info;
+    }
+    if (!to_inspect_.empty()) {
+        mark_dirty();
     }
 }
 
@@ -408,7 +434,8 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
         if (reported_covered_.contains(covered.what.tuple())) {
             continue;
         }
-        log_->info("container {}: {} already covered by an admin rule (same address, port and source); not adding one",
+        log_->info("container {}: {} already covered by an admin rule (same address, port and "
+                   "source); not adding one",
                    covered.owner.name, covered.what.describe());
     }
     reported_covered_ = std::move(covered_now);
@@ -421,8 +448,8 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     std::vector<failed_op> round_failures;
     if (settings_.dry_run) {
         for (const auto& op : todo.ops) {
-            log_->info("dry run: would {} {} ({}) for {}", to_string(op.kind), op.target.what.describe(),
-                       op.reason, op.target.owner.name);
+            log_->info("dry run: would {} {} ({}) for {}", to_string(op.kind),
+                       op.target.what.describe(), op.reason, op.target.owner.name);
         }
     }
     std::vector<apply_result> results(settings_.dry_run ? 0 : todo.ops.size());
@@ -430,7 +457,8 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     std::size_t answered = 0;
     pending_ops_ = results.size();
     if (!results.empty()) {
-        // One batch per round: the firewall decides how many ufw or ip6tables-restore runs it takes.
+        // One batch per round: the firewall decides how many ufw or ip6tables-restore runs it
+        // takes.
         auto apply_work = [this, &todo, &results, &answered] {
             firewall_.apply_batch(todo.ops, [&](std::size_t index, const apply_result& result) {
                 results[index] = result;
@@ -456,10 +484,10 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
             ++stats_.failures;
             failed = true;
             round_failures.push_back({op.target.owner.name, op.target.owner.short_id,
-                                   to_string(op.kind), op.target.what.describe(),
-                                   result.ec.message() + (result.verdict.detail.empty()
-                                                              ? std::string{}
-                                                              : ": " + result.verdict.detail)});
+                                      to_string(op.kind), op.target.what.describe(),
+                                      result.ec.message() + (result.verdict.detail.empty()
+                                                                 ? std::string{}
+                                                                 : ": " + result.verdict.detail)});
             log_->error("container {}: {} {} failed after {} ms: {} ({})", op.target.owner.name,
                         to_string(op.kind), op.target.what.describe(), result.took.count(),
                         result.ec.message(), result.verdict.detail);
@@ -550,9 +578,9 @@ nlohmann::json controller::status() const {
     }
     json last_sync = nullptr;
     if (stats_.last_sync) {
-        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
-                                 stats_.last_sync->time_since_epoch())
-                                 .count();
+        const auto seconds =
+            std::chrono::duration_cast<std::chrono::seconds>(stats_.last_sync->time_since_epoch())
+                .count();
         last_sync = seconds;
     }
     return {{"docker",
@@ -583,24 +611,33 @@ namespace dockgate {
 
 std::string render_metrics(const controller_stats& stats, bool docker_connected) {
     std::string out;
-    auto metric = [&out](const char* name, const char* type, const char* help, const std::string& value) {
+    auto metric = [&out](const char* name, const char* type, const char* help,
+                         const std::string& value) {
         out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
                name + " " + value + "\n";
     };
-    metric("dockgate_events_total", "counter", "Docker events acted on.", std::to_string(stats.events));
-    metric("dockgate_reconciles_total", "counter", "Reconcile rounds run.", std::to_string(stats.reconciles));
-    metric("dockgate_rules_added_total", "counter", "ufw rules added.", std::to_string(stats.rules_added));
-    metric("dockgate_rules_removed_total", "counter", "ufw rules removed.", std::to_string(stats.rules_removed));
-    metric("dockgate_failures_total", "counter", "Failed ufw or rules-file operations.", std::to_string(stats.failures));
+    metric("dockgate_events_total", "counter", "Docker events acted on.",
+           std::to_string(stats.events));
+    metric("dockgate_reconciles_total", "counter", "Reconcile rounds run.",
+           std::to_string(stats.reconciles));
+    metric("dockgate_rules_added_total", "counter", "ufw rules added.",
+           std::to_string(stats.rules_added));
+    metric("dockgate_rules_removed_total", "counter", "ufw rules removed.",
+           std::to_string(stats.rules_removed));
+    metric("dockgate_failures_total", "counter", "Failed ufw or rules-file operations.",
+           std::to_string(stats.failures));
     metric("dockgate_drift_corrections_total", "counter", "Rules repaired after hand edits.",
            std::to_string(stats.drift_corrections));
-    metric("dockgate_owned_rules", "gauge", "ufw rules carrying a dockgate tag.", std::to_string(stats.owned_rules));
+    metric("dockgate_owned_rules", "gauge", "ufw rules carrying a dockgate tag.",
+           std::to_string(stats.owned_rules));
     metric("dockgate_docker_connected", "gauge", "1 while the Docker event stream is followed.",
            docker_connected ? "1" : "0");
     if (stats.last_sync) {
-        metric("dockgate_last_sync_timestamp_seconds", "gauge", "Unix time of the last successful reconcile.",
+        metric("dockgate_last_sync_timestamp_seconds", "gauge",
+               "Unix time of the last successful reconcile.",
                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                  stats.last_sync->time_since_epoch()).count()));
+                                  stats.last_sync->time_since_epoch())
+                                  .count()));
     }
     out += "# HELP dockgate_ufw_call_duration_seconds Duration of ufw runs.\n"
            "# TYPE dockgate_ufw_call_duration_seconds histogram\n";
@@ -614,7 +651,8 @@ std::string render_metrics(const controller_stats& stats, bool docker_connected)
         out += "dockgate_ufw_call_duration_seconds_bucket{le=\"" + bound + "\"} " +
                std::to_string(cumulative) + "\n";
     }
-    out += "dockgate_ufw_call_duration_seconds_sum " + fmt::format("{}", stats.ufw_latency_sum) + "\n";
+    out +=
+        "dockgate_ufw_call_duration_seconds_sum " + fmt::format("{}", stats.ufw_latency_sum) + "\n";
     out += "dockgate_ufw_call_duration_seconds_count " + std::to_string(stats.ufw_calls) + "\n";
     return out;
 }

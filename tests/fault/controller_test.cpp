@@ -2,16 +2,17 @@
 // and with ufw exactly in step with the containers.
 #include "dockgate/controller.hpp"
 
-#include "../support/capture_sink.hpp"
-#include "../support/fake_engine.hpp"
-#include "../support/fake_firewall.hpp"
-
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <sstream>
+
+#include "../support/capture_sink.hpp"
+#include "../support/fake_engine.hpp"
+#include "../support/fake_firewall.hpp"
 
 namespace dockgate {
 namespace {
@@ -109,9 +110,9 @@ TEST_F(controller_test, running_containers_get_their_rules_at_startup) {
     engine_.containers[a.id] = a;
     start();
     // The firewall changes on the worker thread first; "synced" follows when the loop resumes.
-    ASSERT_TRUE(run_until(
-        [&] { return in_sync_with({route_tuple("2001:db8:1::2", 80)}) && synced_ >= 1; }))
-        << log_text_.str();
+    ASSERT_TRUE(run_until([&] {
+        return in_sync_with({route_tuple("2001:db8:1::2", 80)}) && synced_ >= 1;
+    })) << log_text_.str();
     // The stream is opened before the containers are listed, so nothing falls in between.
     ASSERT_GE(engine_.targets.size(), 3U);
     EXPECT_NE(engine_.targets[1].find("/events"), std::string::npos);
@@ -268,7 +269,8 @@ TEST_F(controller_test, resync_with_nothing_changed_runs_no_ufw_mutation) {
     const int before = firewall_.mutations;
     const int synced_before = synced_;
     engine_.cut_streams();
-    ASSERT_TRUE(run_until([&] { return engine_.events_connections == 2 && synced_ > synced_before; }));
+    ASSERT_TRUE(
+        run_until([&] { return engine_.events_connections == 2 && synced_ > synced_before; }));
     EXPECT_EQ(firewall_.mutations, before);
 }
 
@@ -343,6 +345,62 @@ TEST_F(controller_test, flapping_container_applies_only_its_final_state) {
     engine_.container_event("start", b);
     ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::12", 80)}); }));
     EXPECT_EQ(firewall_.mutations, 1) << "the flapping container caused no ufw call";
+}
+
+TEST_F(controller_test, rules_go_out_while_a_storm_of_starts_goes_on) {
+    start();
+    ASSERT_TRUE(run_until([&] { return engine_.open_streams() == 1 && synced_ >= 1; }));
+    // Every inspect Docker answers brings the next start event, so events never pause.
+    constexpr int storm = 80;
+    std::vector<std::string> wanted;
+    int started = 0;
+    auto start_next = [&] {
+        const auto c = web(100 + started, "2001:db8:2::" + std::to_string(started + 1));
+        engine_.containers[c.id] = c;
+        wanted.push_back(route_tuple("2001:db8:2::" + std::to_string(started + 1), 80));
+        ++started;
+        engine_.container_event("start", c);
+    };
+    engine_.on_inspect = [&](const std::string&) {
+        if (started < storm) {
+            start_next();
+        }
+    };
+    start_next();
+    const auto first = route_tuple("2001:db8:2::1", 80);
+    ASSERT_TRUE(run_until([&] {
+        const auto listing = firewall_.listing();
+        return std::any_of(listing.begin(), listing.end(),
+                           [&](const std::string& line) { return line.starts_with(first + "|"); });
+    })) << log_text_.str();
+    EXPECT_LT(started, storm) << "the first container's rule waited for the storm to end";
+    ASSERT_TRUE(run_until([&] { return in_sync_with(wanted); }, 10s)) << log_text_.str();
+    EXPECT_EQ(started, storm);
+}
+
+TEST_F(controller_test, a_stop_that_arrives_while_its_inspect_is_pending_wins) {
+    start();
+    ASSERT_TRUE(run_until([&] { return engine_.open_streams() == 1 && synced_ >= 1; }));
+    const auto a = web(20, "2001:db8:3::2");
+    engine_.containers[a.id] = a;
+    // The inspect reply says "running", but the container dies before that reply arrives.
+    engine_.inspect_delay = 50ms;
+    engine_.on_inspect = [&](const std::string& id) {
+        if (id == a.id) {
+            engine_.containers.erase(a.id);
+            engine_.container_event("die", a);
+        }
+    };
+    engine_.container_event("start", a);
+    ASSERT_TRUE(run_until([&] { return engine_.inspect_calls >= 1; }));
+    engine_.on_inspect = nullptr;
+    engine_.inspect_delay = 0ms;
+    const auto b = web(21, "2001:db8:3::3");
+    engine_.containers[b.id] = b;
+    engine_.container_event("start", b);
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:3::3", 80)}); }))
+        << "a rule for the container that died while being inspected was left:\n"
+        << log_text_.str();
 }
 
 } // namespace
@@ -496,10 +554,12 @@ TEST_F(controller_test, status_reports_containers_rules_rejections_and_failures)
     EXPECT_EQ(status["in_sync"], false);
     ASSERT_EQ(status["containers"].size(), 1U);
     EXPECT_EQ(status["containers"][0]["name"], "web20");
-    EXPECT_EQ(status["containers"][0]["rules"][0], "route allow tcp from any to 2001:db8:1::15 port 80");
+    EXPECT_EQ(status["containers"][0]["rules"][0],
+              "route allow tcp from any to 2001:db8:1::15 port 80");
     EXPECT_EQ(status["containers"][0]["rejected"][0]["value"], "0080");
     EXPECT_EQ(status["failed_operations"][0]["container"], "web20");
-    EXPECT_NE(status["failed_operations"][0]["error"].get<std::string>().find("ufw failed"), std::string::npos);
+    EXPECT_NE(status["failed_operations"][0]["error"].get<std::string>().find("ufw failed"),
+              std::string::npos);
 }
 
 } // namespace

@@ -18,7 +18,8 @@ std::string container_id(int n) {
 json fake_container::inspect_json() const {
     json networks = json::object();
     for (const auto& [net, ip] : ipv6_by_network) {
-        networks[net] = {{"GlobalIPv6Address", ip}, {"IPAddress", "172.18.0.2"}, {"NetworkID", "n" + net}};
+        networks[net] = {
+            {"GlobalIPv6Address", ip}, {"IPAddress", "172.18.0.2"}, {"NetworkID", "n" + net}};
     }
     return {{"Id", id},
             {"Name", "/" + name},
@@ -63,7 +64,8 @@ fake_engine::~fake_engine() {
 }
 
 void fake_engine::listen() {
-    acceptor_ = std::make_shared<local_stream::acceptor>(ioc_, local_stream::endpoint(socket_path_));
+    acceptor_ =
+        std::make_shared<local_stream::acceptor>(ioc_, local_stream::endpoint(socket_path_));
     asio::co_spawn(ioc_, accept_loop(acceptor_), asio::detached);
 }
 
@@ -81,7 +83,8 @@ void fake_engine::recreate_socket() {
 asio::awaitable<void> fake_engine::accept_loop(std::shared_ptr<local_stream::acceptor> acceptor) {
     while (acceptor->is_open()) {
         error_code ec;
-        auto socket = co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        auto socket =
+            co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             co_return;
         }
@@ -189,12 +192,25 @@ asio::awaitable<void> fake_engine::serve(local_stream::socket socket) {
         } else {
             res.body() = it->second.inspect_json().dump();
         }
+        ++inspect_calls;
+        if (on_inspect) {
+            on_inspect(id);
+        }
+        if (inspect_delay.count() > 0) {
+            co_await pause(inspect_delay);
+        }
         co_await send();
     } else {
         res.result(http::status::not_found);
         res.body() = R"({"message":"page not found"})";
         co_await send();
     }
+}
+
+asio::awaitable<void> fake_engine::pause(std::chrono::milliseconds how_long) {
+    asio::steady_timer timer(ioc_, how_long);
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
 void fake_engine::chunk(const std::string& payload) {
@@ -211,12 +227,13 @@ void fake_engine::raw(const std::string& bytes) {
 }
 
 void fake_engine::container_event(const std::string& action, const fake_container& c) {
-    json event = {{"Type", "container"},
-                  {"Action", action},
-                  {"Actor", {{"ID", c.id}, {"Attributes", {{"name", c.name}, {"image", "local/bb:1"}}}}},
-                  {"scope", "local"},
-                  {"time", 1795973732},
-                  {"timeNano", 1795973732632824218LL}};
+    json event = {
+        {"Type", "container"},
+        {"Action", action},
+        {"Actor", {{"ID", c.id}, {"Attributes", {{"name", c.name}, {"image", "local/bb:1"}}}}},
+        {"scope", "local"},
+        {"time", 1795973732},
+        {"timeNano", 1795973732632824218LL}};
     for (const auto& [k, v] : c.labels) {
         event["Actor"]["Attributes"][k] = v;
     }
@@ -230,12 +247,15 @@ void fake_engine::container_event(const std::string& action, const fake_containe
 
 void fake_engine::network_event(const std::string& action, const std::string& network,
                                 const std::string& container) {
-    json event = {{"Type", "network"},
-                  {"Action", action},
-                  {"Actor", {{"ID", "n" + network}, {"Attributes", {{"container", container}, {"name", network}, {"type", "bridge"}}}}},
-                  {"scope", "local"},
-                  {"time", 1795973732},
-                  {"timeNano", 1795973732632824218LL}};
+    json event = {
+        {"Type", "network"},
+        {"Action", action},
+        {"Actor",
+         {{"ID", "n" + network},
+          {"Attributes", {{"container", container}, {"name", network}, {"type", "bridge"}}}}},
+        {"scope", "local"},
+        {"time", 1795973732},
+        {"timeNano", 1795973732632824218LL}};
     chunk(event.dump() + "\n");
 }
 
@@ -248,6 +268,8 @@ void fake_engine::cut_streams() {
     streams_.clear();
 }
 
-std::size_t fake_engine::open_streams() const { return streams_.size(); }
+std::size_t fake_engine::open_streams() const {
+    return streams_.size();
+}
 
 } // namespace dockgate::testing

@@ -5,7 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -16,7 +18,7 @@ namespace dockgate::testing {
 
 /// A container as the fake engine reports it.
 struct fake_container {
-    std::string id;   ///< 64 hex
+    std::string id; ///< 64 hex
     std::string name;
     std::map<std::string, std::string> labels;
     std::map<std::string, std::string> ipv6_by_network;
@@ -46,11 +48,16 @@ class fake_engine {
     bool ping_silent = false;          ///< accept /_ping but never answer
     bool legacy_event_fields = true;   ///< include status/id/from (removed at API 1.52)
     std::map<std::string, fake_container> containers; ///< running containers by id
-    std::set<std::string> inspect_404;                 ///< ids whose inspect answers 404
+    std::set<std::string> inspect_404;                ///< ids whose inspect answers 404
+    /// Called with the id once an inspect reply is ready, before it is sent (after
+    /// inspect_delay): lets a test change the world while dockgate waits for an answer.
+    std::function<void(const std::string&)> on_inspect;
+    std::chrono::milliseconds inspect_delay{0};
 
     // --- what the engine saw ------------------------------------------------------------
     int events_connections = 0; ///< /events requests answered with headers
     int list_calls = 0;
+    int inspect_calls = 0;
     std::vector<std::string> targets; ///< every request target, in order
 
     // --- driving the stream -------------------------------------------------------------
@@ -74,6 +81,7 @@ class fake_engine {
     asio::awaitable<void> accept_loop(std::shared_ptr<local_stream::acceptor> acceptor);
     asio::awaitable<void> serve(local_stream::socket socket);
     void listen();
+    asio::awaitable<void> pause(std::chrono::milliseconds how_long);
 
     asio::io_context& ioc_;
     std::filesystem::path dir_;

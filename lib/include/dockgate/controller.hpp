@@ -18,9 +18,9 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
-#include <memory>
 #include <string>
 
 namespace dockgate {
@@ -120,11 +120,15 @@ class controller {
     connection_fsm fsm_;
     std::unique_ptr<event_stream> stream_;
     asio::steady_timer backoff_timer_;
-    asio::steady_timer dirty_signal_;  ///< timer used as a condition variable
-    asio::thread_pool worker_{1};      ///< the single thread that runs ufw
+    asio::steady_timer dirty_signal_; ///< timer used as a condition variable
+    asio::thread_pool worker_{1};     ///< the single thread that runs ufw
     std::map<std::string, container_info> containers_;
     /// Containers whose state must be re-read before the next reconcile (coalesced events).
     std::set<std::string> to_inspect_;
+    /// The container whose inspect is awaited, and whether a stop event for it arrived
+    /// meanwhile (the reply may predate the stop; the stop wins).
+    std::string inspecting_;
+    bool stopped_while_inspecting_ = false;
     std::set<std::string> reported_covered_; ///< tuples already reported as admin-covered
     asio::steady_timer health_timer_;
     std::optional<std::chrono::steady_clock::time_point> retry_at_;
