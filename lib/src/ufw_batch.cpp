@@ -1,7 +1,7 @@
-// The batched write path: user6.rules edited under ufw's lock and loaded with one ip6tables-restore -n.
-#include "dockgate/firewall.hpp"
-
+// The batched write path: user6.rules edited under ufw's lock and loaded with one ip6tables-restore
+// -n.
 #include "dockgate/error.hpp"
+#include "dockgate/firewall.hpp"
 #include "dockgate/process.hpp"
 #include "dockgate/rules_document.hpp"
 
@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -25,8 +26,11 @@ using clock = std::chrono::steady_clock;
 
 const std::vector<std::string> tool_env{"LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
 constexpr std::string_view temp_prefix = ".user6.rules.dockgate-";
+constexpr int verification_niceness = 10;
 
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+std::string errno_text(const std::string& what) {
+    return what + ": " + std::strerror(errno);
+}
 
 /// ufw's own lock: ufw takes /run/ufw.lock with lockf(LOCK_EX), a POSIX write lock on the whole
 /// file, for every command but --dry-run. Holding it keeps ufw runs out while we edit.
@@ -99,7 +103,8 @@ bool write_all(int fd, std::string_view text) {
 
 /// Writes `text` to a new file beside `target` with the target's mode and owner, synced.
 /// Returns its path, or nullopt with `error` set and nothing left behind.
-std::optional<std::string> write_beside(const std::string& target, std::string_view text, std::string& error) {
+std::optional<std::string> write_beside(const std::string& target, std::string_view text,
+                                        std::string& error) {
     struct stat original {};
     if (::stat(target.c_str(), &original) != 0) {
         error = errno_text("cannot stat " + target);
@@ -117,7 +122,8 @@ std::optional<std::string> write_beside(const std::string& target, std::string_v
     const bool same_owner = ::fstat(fd, &created) == 0 && created.st_uid == original.st_uid &&
                             created.st_gid == original.st_gid;
     const bool ok = write_all(fd, text) && ::fchmod(fd, original.st_mode & 07777) == 0 &&
-                    (same_owner || ::fchown(fd, original.st_uid, original.st_gid) == 0) && ::fsync(fd) == 0;
+                    (same_owner || ::fchown(fd, original.st_uid, original.st_gid) == 0) &&
+                    ::fsync(fd) == 0;
     if (!ok) {
         error = errno_text("cannot write " + path);
     }
@@ -148,7 +154,8 @@ std::string first_line(std::string_view text) {
 std::vector<rule_op> sample_ops(bool all_shapes) {
     const owner_tag owner{"000000000000", "dockgate-selftest"};
     const owner_tag other{"111111111111", "dockgate-selftest"};
-    auto shape = [](rule_kind kind, protocol proto, port_range port, const char* dst, const char* src, bool log) {
+    auto shape = [](rule_kind kind, protocol proto, port_range port, const char* dst,
+                    const char* src, bool log) {
         rule r;
         r.kind = kind;
         r.proto = proto;
@@ -158,24 +165,29 @@ std::vector<rule_op> sample_ops(bool all_shapes) {
         r.log = log;
         return r;
     };
-    const auto route_tcp = shape(rule_kind::route, protocol::tcp, {80, 80}, "2001:db8:d0c::1", "::/0", false);
+    const auto route_tcp =
+        shape(rule_kind::route, protocol::tcp, {80, 80}, "2001:db8:d0c::1", "::/0", false);
     std::vector<rule_op> ops{{op_kind::add, {route_tcp, owner}, "self-test"}};
     if (!all_shapes) {
         return ops;
     }
-    const auto route_udp_from =
-        shape(rule_kind::route, protocol::udp, {5353, 5353}, "2001:db8:d0c::2", "2001:db8:d0c:ffff::100", false);
+    const auto route_udp_from = shape(rule_kind::route, protocol::udp, {5353, 5353},
+                                      "2001:db8:d0c::2", "2001:db8:d0c:ffff::100", false);
     ops.push_back({op_kind::add, {route_udp_from, owner}, "self-test"});
-    ops.push_back({op_kind::add,
-                   {shape(rule_kind::route, protocol::tcp, {8000, 8010}, "2001:db8:d0c::3", "::/0", true), owner},
-                   "self-test"});
+    ops.push_back(
+        {op_kind::add,
+         {shape(rule_kind::route, protocol::tcp, {8000, 8010}, "2001:db8:d0c::3", "::/0", true),
+          owner},
+         "self-test"});
     ops.push_back({op_kind::add,
                    {shape(rule_kind::route, protocol::udp, {6000, 6010}, "2001:db8:d0c::4",
                           "2001:db8:d0c:1000::/52", true),
                     owner},
                    "self-test"});
     ops.push_back(
-        {op_kind::add, {shape(rule_kind::input, protocol::tcp, {8081, 8081}, "::/0", "::/0", false), owner}, "self-test"});
+        {op_kind::add,
+         {shape(rule_kind::input, protocol::tcp, {8081, 8081}, "::/0", "::/0", false), owner},
+         "self-test"});
     ops.push_back({op_kind::add,
                    {shape(rule_kind::input, protocol::udp, {9000, 9010}, "2001:db8:d0c::6",
                           "2001:db8:d0c:ffff::200", true),
@@ -244,6 +256,10 @@ void ufw_firewall::start_verification() {
 }
 
 void ufw_firewall::verify_in_background() {
+    // Background work: nice 10 for this thread and so for the dry-run ufw processes it starts
+    // (Linux keeps niceness per thread, and a child inherits it), so that on a busy host the
+    // check does not slow the first reconcile or Docker. Failure to lower it changes nothing.
+    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), verification_niceness);
     const std::lock_guard guard(batch_mutex_);
     const auto started = clock::now();
     // A crash between writing and renaming leaves a temporary file; it never held the only copy.
@@ -259,19 +275,22 @@ void ufw_firewall::verify_in_background() {
         if (!lock.held()) {
             path_ = write_path::per_rule;
             if (log_) {
-                log_->warn("batched ufw path off: {}; using one ufw command per rule", lock.error());
+                log_->warn("batched ufw path off: {}; using one ufw command per rule",
+                           lock.error());
             }
             return;
         }
         current = read_text(rules6_path());
     }
     std::optional<std::string> failure =
-        current ? verify_generator(*current, true) : std::optional<std::string>(errno_text("cannot read " + rules6_path()));
+        current ? verify_generator(*current, true)
+                : std::optional<std::string>(errno_text("cannot read " + rules6_path()));
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
     if (failure) {
         path_ = write_path::per_rule;
         if (log_) {
-            log_->warn("batched ufw path off: the rules-file generator does not match `ufw --dry-run` ({}); "
+            log_->warn("batched ufw path off: the rules-file generator does not match `ufw "
+                       "--dry-run` ({}); "
                        "using one ufw command per rule",
                        *failure);
         }
@@ -280,12 +299,14 @@ void ufw_firewall::verify_in_background() {
     known_rules6_ = *current;
     path_ = write_path::batched;
     if (log_) {
-        log_->info("batched ufw path on: the rules-file generator matched `ufw --dry-run` for {} rule shapes in {} ms",
+        log_->info("batched ufw path on: the rules-file generator matched `ufw --dry-run` for {} "
+                   "rule shapes in {} ms",
                    sample_ops(true).size(), took.count());
     }
 }
 
-std::optional<std::string> ufw_firewall::verify_generator(const std::string& current, bool all_shapes) {
+std::optional<std::string> ufw_firewall::verify_generator(const std::string& current,
+                                                          bool all_shapes) {
     std::string error;
     const scratch_datadir scratch(settings_, error);
     if (!error.empty()) {
@@ -299,9 +320,11 @@ std::optional<std::string> ufw_firewall::verify_generator(const std::string& cur
             return rules6_path() + ": " + why;
         }
         const auto verdict = apply_to_document(*ours, op);
-        if (verdict.outcome == ufw_outcome::error || verdict.outcome == ufw_outcome::already_present ||
+        if (verdict.outcome == ufw_outcome::error ||
+            verdict.outcome == ufw_outcome::already_present ||
             verdict.outcome == ufw_outcome::not_found) {
-            return "self-test rule " + op.target.what.describe() + ": " + to_string(verdict.outcome);
+            return "self-test rule " + op.target.what.describe() + ": " +
+                   to_string(verdict.outcome);
         }
         {
             std::ofstream out(scratch.rules6(), std::ios::binary | std::ios::trunc);
@@ -311,7 +334,8 @@ std::optional<std::string> ufw_firewall::verify_generator(const std::string& cur
             }
         }
         const auto comment = op.target.owner.to_comment();
-        std::vector<std::string> argv{settings_.ufw_path, "--dry-run", "--rootdir=/", "--datadir=" + scratch.root()};
+        std::vector<std::string> argv{settings_.ufw_path, "--dry-run", "--rootdir=/",
+                                      "--datadir=" + scratch.root()};
         const auto args = op.kind == op_kind::add ? op.target.what.ufw_add_args(comment)
                                                   : op.target.what.ufw_delete_args(comment);
         argv.insert(argv.end(), args.begin(), args.end());
@@ -319,7 +343,9 @@ std::optional<std::string> ufw_firewall::verify_generator(const std::string& cur
         const auto run = run_process(argv, tool_env, settings_.timeout);
         if (!run.spawn_error.empty() || run.timed_out || run.exit_code != 0) {
             return "ufw --dry-run " + op.target.what.describe() + " failed: " +
-                   (run.timed_out ? std::string("timed out") : run.spawn_error.empty() ? first_line(run.err) : run.spawn_error);
+                   (run.timed_out             ? std::string("timed out")
+                    : run.spawn_error.empty() ? first_line(run.err)
+                                              : run.spawn_error);
         }
         if (auto difference = compare_with_dry_run(*ours, run.out)) {
             return op.target.what.describe() + " (" + op.reason + "): " + *difference;
@@ -344,7 +370,8 @@ void ufw_firewall::apply_batch(const std::vector<rule_op>& ops, const batch_prog
         while (end < ops.size() && batchable(ops[end].target.what)) {
             ++end;
         }
-        const std::vector<rule_op> run(ops.begin() + static_cast<long>(next), ops.begin() + static_cast<long>(end));
+        const std::vector<rule_op> run(ops.begin() + static_cast<long>(next),
+                                       ops.begin() + static_cast<long>(end));
         batch_outcome outcome;
         {
             // A verification in progress holds the mutex: wait for it as long as for one ufw
@@ -358,8 +385,9 @@ void ufw_firewall::apply_batch(const std::vector<rule_op>& ops, const batch_prog
         }
         if (outcome.results.empty()) {
             if (!outcome.fallback.empty() && log_) {
-                log_->warn("batched ufw path skipped for {} rule(s): {}; using one ufw command per rule", run.size(),
-                           outcome.fallback);
+                log_->warn(
+                    "batched ufw path skipped for {} rule(s): {}; using one ufw command per rule",
+                    run.size(), outcome.fallback);
             }
             for (; next < end; ++next) {
                 if (!progress(next, apply(ops[next]))) {
@@ -382,7 +410,8 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
     auto fail_all = [&](errc code, const std::string& detail) {
         outcome.results.assign(ops.size(), apply_result{{ufw_outcome::error, detail}, code, {}});
         for (auto& result : outcome.results) {
-            result.took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
+            result.took =
+                std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
         }
         return outcome;
     };
@@ -399,7 +428,8 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
         // Changed by ufw or by hand since we last looked: carrying its blocks over verbatim is
         // exact only if they are in ufw's own form, which one more dry run confirms.
         if (auto why = verify_generator(*text, false)) {
-            outcome.fallback = path + " changed outside dockgate and is not in ufw's own form (" + *why + ")";
+            outcome.fallback =
+                path + " changed outside dockgate and is not in ufw's own form (" + *why + ")";
             return outcome;
         }
         known_rules6_ = *text;
@@ -434,16 +464,18 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
         const bool active = probe().active;
         if (!temp) {
             fail_changes(errc::rules_file_unwritable, error + "; " + path + " left as it was");
-        } else if (const auto restore = active ? run_process({settings_.ip6tables_restore, "-n", *temp}, tool_env,
-                                                             settings_.timeout)
-                                               : process_result{0, false, {}, {}, {}};
+        } else if (const auto restore =
+                       active ? run_process({settings_.ip6tables_restore, "-n", *temp}, tool_env,
+                                            settings_.timeout)
+                              : process_result{0, false, {}, {}, {}};
                    restore.exit_code != 0) {
             // ip6tables-restore applies all or nothing: the kernel still has the old rules.
             ::unlink(temp->c_str());
-            fail_changes(errc::ufw_failed, "ip6tables-restore -n: " +
-                                               (restore.timed_out       ? std::string("timed out")
-                                                : !restore.spawn_error.empty() ? restore.spawn_error
-                                                                               : first_line(restore.err)));
+            fail_changes(errc::ufw_failed,
+                         "ip6tables-restore -n: " + (restore.timed_out ? std::string("timed out")
+                                                     : !restore.spawn_error.empty()
+                                                         ? restore.spawn_error
+                                                         : first_line(restore.err)));
         } else if (::rename(temp->c_str(), path.c_str()) != 0) {
             error = errno_text("cannot replace " + path);
             ::unlink(temp->c_str());
