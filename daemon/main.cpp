@@ -398,6 +398,7 @@ int main(int argc, char** argv) try {
     long long request_ms = 10000;
     long long health_ms = 0;
     long long drift_s = 60;
+    long long recheck_ms = 2000;
     long long ufw_ms = 30000;
     long long coalesce_ms = 10;
     std::string batch_mode = "auto";
@@ -427,6 +428,7 @@ int main(int argc, char** argv) try {
         ("request-timeout-ms", po::value(&request_ms)->default_value(request_ms), "deadline of each Docker request")
         ("health-interval-ms", po::value(&health_ms)->default_value(health_ms), "Docker /_ping interval while streaming (0: with each drift check)")
         ("drift-interval-s", po::value(&drift_s)->default_value(drift_s), "re-check ufw for hand edits every N s (0: off)")
+        ("recheck-after-write-ms", po::value(&recheck_ms)->default_value(recheck_ms), "re-read ufw this long after each change, to catch a change lost to a concurrent ufw command (0: off)")
         ("ufw-timeout-ms", po::value(&ufw_ms)->default_value(ufw_ms), "deadline of each ufw run")
         ("coalesce-ms", po::value(&coalesce_ms)->default_value(coalesce_ms), "window in which events are applied together");
     po::variables_map vm;
@@ -463,6 +465,7 @@ int main(int argc, char** argv) try {
     opt.controller.docker.request_timeout = std::chrono::milliseconds(request_ms);
     opt.controller.health_interval = std::chrono::milliseconds(health_ms);
     opt.controller.drift_interval = std::chrono::seconds(drift_s);
+    opt.controller.recheck_after_write = std::chrono::milliseconds(recheck_ms);
     opt.controller.coalesce_window = std::chrono::milliseconds(coalesce_ms);
     opt.ufw.timeout = std::chrono::milliseconds(ufw_ms);
     if (batch_mode != "auto" && batch_mode != "off") {

@@ -364,11 +364,14 @@ asio::awaitable<void> controller::reconcile_loop() {
             }
         }
         const bool retry_due = retry_at_ && now >= *retry_at_;
-        if (!dirty_ && !drift_check && !retry_due) {
+        const bool recheck_due = recheck_at_ && now >= *recheck_at_;
+        if (!dirty_ && !drift_check && !retry_due && !recheck_due) {
             auto wake = settings_.drift_interval.count() > 0 ? next_drift_check_
                                                              : now + std::chrono::hours(24);
-            if (retry_at_) {
-                wake = std::min(wake, *retry_at_);
+            for (const auto& due : {retry_at_, recheck_at_}) {
+                if (due) {
+                    wake = std::min(wake, *due);
+                }
             }
             error_code ec;
             dirty_signal_.expires_at(wake);
@@ -386,9 +389,10 @@ asio::awaitable<void> controller::reconcile_loop() {
             co_await dirty_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         }
         // A round that only the drift timer asked for finds hand edits: report them as drift.
-        const bool drift_only = drift_check && !dirty_ && !retry_due;
+        const bool drift_only = (drift_check || recheck_due) && !dirty_ && !retry_due;
         dirty_ = false;
         retry_at_.reset();
+        recheck_at_.reset();
         co_await refresh_changed_containers();
         if (!stopping_ && snapshot_valid_) {
             co_await reconcile_once(drift_only);
@@ -518,6 +522,9 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     }
     stats_.owned_rules = owned;
     failed_ops_ = std::move(round_failures);
+    if (answered > 0 && settings_.recheck_after_write.count() > 0) {
+        recheck_at_ = std::chrono::steady_clock::now() + settings_.recheck_after_write;
+    }
     if (failed) {
         schedule_retry();
         log_->warn("retrying failed ufw operations in {} ms", retry_delay_.count());

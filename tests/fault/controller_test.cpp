@@ -347,6 +347,25 @@ TEST_F(controller_test, flapping_container_applies_only_its_final_state) {
     EXPECT_EQ(firewall_.mutations, 1) << "the flapping container caused no ufw call";
 }
 
+TEST_F(controller_test, a_write_lost_to_a_concurrent_ufw_is_restored_by_the_recheck) {
+    settings_.recheck_after_write = 200ms; // the drift timer is off (0) in these tests
+    start();
+    ASSERT_TRUE(run_until([&] { return engine_.open_streams() == 1 && synced_ >= 1; }));
+    const auto a = web(19, "2001:db8:1::14");
+    engine_.containers[a.id] = a;
+    engine_.container_event("start", a);
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::14", 80)}); }));
+    // An admin's ufw command that read the file before dockgate's write saves its old copy.
+    firewall_.remove_by_hand(route_tuple("2001:db8:1::14", 80));
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::14", 80)}); }, 3s))
+        << log_text_.str();
+    EXPECT_EQ(log_count("drift: missing"), 1U) << log_text_.str();
+    // One more look after that repair, then quiet: no timer keeps firing on an idle daemon.
+    const auto reconciles = ctl_->stats().reconciles;
+    run_until([] { return false; }, 700ms);
+    EXPECT_LE(ctl_->stats().reconciles, reconciles + 1);
+}
+
 TEST_F(controller_test, rules_go_out_while_a_storm_of_starts_goes_on) {
     start();
     ASSERT_TRUE(run_until([&] { return engine_.open_streams() == 1 && synced_ >= 1; }));

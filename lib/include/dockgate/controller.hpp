@@ -36,6 +36,10 @@ struct controller_settings {
     std::chrono::milliseconds coalesce_window{10};
     /// Full re-read of ufw's rules to catch hand edits (drift); 0 disables.
     std::chrono::milliseconds drift_interval{60000};
+    /// After a round that changed ufw, read its rules once more this much later: a ufw command
+    /// an admin started before that write can save its older copy over it (ufw's own
+    /// read-modify-write race), and this catches that long before the drift timer; 0 disables.
+    std::chrono::milliseconds recheck_after_write{2000};
     /// First and longest wait before failed ufw operations are tried again.
     std::chrono::milliseconds retry_initial{1000};
     std::chrono::milliseconds retry_max{60000};
@@ -132,6 +136,7 @@ class controller {
     std::set<std::string> reported_covered_; ///< tuples already reported as admin-covered
     asio::steady_timer health_timer_;
     std::optional<std::chrono::steady_clock::time_point> retry_at_;
+    std::optional<std::chrono::steady_clock::time_point> recheck_at_; ///< see recheck_after_write
     std::chrono::milliseconds retry_delay_{0};
     bool snapshot_valid_ = false;
     bool dirty_ = false;
