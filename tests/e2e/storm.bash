@@ -74,6 +74,17 @@ storm_report() {   # LOG WHAT: a one-line summary of a storm
   echo "$2: $(storm_ok "$1") started, $fails failed$( ((fails == 0)) || printf ' (first: %s)' "$(grep -m1 '^fail ' "$1" | cut -c1-160)")"
 }
 
+# storm_sentinel NAME ADDRESS [docker run args...]: a labelled (http) container at a fixed
+# address outside the range Docker hands out in these tests (so no other container takes the
+# address over when it goes), started and reachable before the storm: the "stopped/removed
+# container is blocked again" probes use these.
+storm_sentinel() {
+  local name=$1 addr=$2
+  shift 2
+  lab_run_web "$name" --ip6 "$addr" --label fw.allow=http "$@" >/dev/null &&
+    check "sentinel $name at $addr: reachable once dockgate has seen it" eventually_reachable "$addr" 80 30
+}
+
 # --- the exact rule set -------------------------------------------------------------------
 
 # ASCII -> hex, as ufw stores comments (no subprocess)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end (issue 8, reliability): dockerd restarted in the middle of a storm of labelled
-# containers (STORM_N, default 200) under a running dockgated.  Stopping dockerd stops every
+# containers (STORM_N, default 100 here) under a running dockgated.  Stopping dockerd stops every
 # container; those with a restart policy come back (perhaps on other addresses), the others
 # stay stopped, and before dockgate has caught up some are removed or stopped while the storm
 # goes on.  The end state is checked exactly (rules file with owner tags, admin rules
@@ -9,6 +9,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lab/lab.sh"
 source "$here/common.bash"
+STORM_N=${STORM_N:-100}   # a dockerd restart costs ~1 ufw delete per container that stays down
 source "$here/storm.bash"
 
 trap storm_cleanup EXIT   # before lab_up, which chains it after its own teardown
@@ -26,6 +27,9 @@ admin_before=$(storm_admin)
 
 dg_start --policy /nonexistent --health-interval-ms 1000 --drift-interval-s 10
 check "in sync at startup" dg_wait_log "in sync:" 30
+storm_sentinel sentinel-down 2001:db8:10::f001                    # stays down after dockerd's restart
+storm_sentinel sentinel-back 2001:db8:10::f002 --restart always   # comes back on the same address
+storm_sentinel sentinel-rm 2001:db8:10::f003 --restart always     # comes back, then is removed
 
 # --- first half of the storm; dockgate starts working through it ----------------------------
 storm_note "storm, first half: $half containers ($STORM_PAR at a time), every 3rd with --restart always"
@@ -55,7 +59,8 @@ check "dockerd starts again" lab_dockerd_start
 storm_note "dockerd is back: $(lab_docker ps -q | wc -l) containers running again (restart policy)"
 
 # --- before dockgate has necessarily caught up: changes, and the storm's last part ------------
-lab_docker rm -f s-3 >/dev/null                  # restart policy, came back, now removed
+check "sentinel-back is running again" lab_wait_until 30 lab_container_running sentinel-back
+lab_docker rm -f s-3 sentinel-rm >/dev/null      # restart policy, came back, now removed
 lab_docker start s-2 >/dev/null                  # no restart policy, started by hand again
 unset 'gone[1]'
 storm_start s $((three_q + 1)) "$N" restart_policy
@@ -70,7 +75,8 @@ storm_report "$b2_log" "last part"
 storm_note "storm over"
 
 # --- the end state -------------------------------------------------------------------------
-storm_verify $((60 + N * 3 / 4)) "$admin_before" "${gone[@]}"
+storm_verify $((60 + N * 3 / 4)) "$admin_before" 2001:db8:10::f001 2001:db8:10::f003 "${gone[@]}"
+check "sentinel-back, back after dockerd's restart: reachable" reachable 2001:db8:10::f002 80
 storm_note "dockgate re-added $(dg_readds) rule(s) it had added before; $(dg_drift_fixes) drift correction(s)"
 dg_stop TERM
 storm_note "done"

@@ -29,6 +29,9 @@ admin_before=$(storm_admin)
 run_dockgated
 check "in sync at startup" dg_wait_log "in sync:" 30
 check "the ghost's stale rule is removed at startup" lab_wait_until 20 lab_not has_rule_for 2001:db8:10::fff0 80
+storm_sentinel sentinel-stop 2001:db8:10::f001   # stopped while dockgate is down
+storm_sentinel sentinel-rm 2001:db8:10::f002     # removed while dockgate is down
+storm_sentinel sentinel-keep 2001:db8:10::f003   # stays
 
 # --- first half of the storm; dockgate starts working through it ----------------------------
 storm_note "storm, first half: $half containers, $STORM_PAR at a time"
@@ -55,11 +58,11 @@ gone=()
 for i in 1 2 3 4 6 8 9 11 12; do                 # labelled ones of the first half
   gone+=("$(lab_ip6 "s-$i")")
 done
-lab_docker stop -t 1 s-1 s-2 s-3 s-4 >/dev/null
-lab_docker rm -f s-6 s-8 s-9 s-11 >/dev/null
+lab_docker stop -t 1 s-1 s-2 s-3 s-4 sentinel-stop >/dev/null
+lab_docker rm -f s-6 s-8 s-9 s-11 sentinel-rm >/dev/null
 lab_docker restart -t 1 s-12 >/dev/null            # back, perhaps on another address
 check "the restarted container runs" lab_wait_until 15 lab_container_running s-12
-storm_note "while down: stopped s-1..s-4, removed s-6 s-8 s-9 s-11, restarted s-12 (was ${gone[8]}, now $(lab_ip6 s-12))"
+storm_note "while down: stopped s-1..s-4 and sentinel-stop, removed s-6 s-8 s-9 s-11 and sentinel-rm, restarted s-12 (was ${gone[8]}, now $(lab_ip6 s-12))"
 unset 'gone[8]'
 
 # --- restart while the storm still runs --------------------------------------------------------
@@ -77,7 +80,8 @@ storm_report "$second_log" "second half"
 storm_note "storm over"
 
 # --- the end state -------------------------------------------------------------------------
-storm_verify $((60 + N * 3 / 4)) "$admin_before" "${gone[@]}"
+storm_verify $((60 + N * 3 / 4)) "$admin_before" 2001:db8:10::f001 2001:db8:10::f002 "${gone[@]}"
+check "sentinel-keep, there all along: reachable" reachable 2001:db8:10::f003 80
 check "the restarted dockgated logged being in sync" dg_log_has "in sync:" 2
 storm_note "dockgate re-added $(dg_readds) rule(s) of its own that had vanished; $(dg_drift_fixes) drift correction(s)"
 dg_stop TERM
