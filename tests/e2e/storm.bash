@@ -113,7 +113,7 @@ storm_admin() {
 storm_expected() {
   local ids id name spec ip running p port
   local -a lines=()
-  STORM_RUNNING= STORM_EXPECTED=
+  STORM_RUNNING='' STORM_EXPECTED=''
   ids=$(lab_docker ps -q --no-trunc) || return 1
   [[ -n $ids ]] || return 0
   # shellcheck disable=SC2086 # one id per word
