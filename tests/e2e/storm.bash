@@ -10,6 +10,8 @@ STORM_PAR=${STORM_PAR:-8}     # concurrent `docker run`s
 [[ $STORM_PAR =~ ^[1-9][0-9]*$ ]] || { echo "STORM_PAR=$STORM_PAR is not a count" >&2; exit 2; }
 
 STORM_PIDS=()                 # running storms (xargs pids), killed by storm_cleanup
+# extra dockgated options for every start, e.g. STORM_DG_ARGS="--ufw-batch off" (per-rule ufw)
+read -r -a STORM_DG_ARGS <<<"${STORM_DG_ARGS:-}"
 
 # What container number I asks for (label value, or - for no label): every 7th is
 # unlabelled, every 5th (else) asks for http and 81 (two rules), the rest for http (one rule).

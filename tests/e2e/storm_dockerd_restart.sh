@@ -25,7 +25,7 @@ lab_ufw route allow proto tcp from "$LAB_OUT_SRC2" to 2001:db8:10::50 port 80 co
 lab_ufw allow proto tcp from 192.0.2.0/24 to any port 2222 comment 'admin v4' >/dev/null
 admin_before=$(storm_admin)
 
-dg_start --policy /nonexistent --health-interval-ms 1000 --drift-interval-s 10
+dg_start --policy /nonexistent --health-interval-ms 1000 --drift-interval-s 10 "${STORM_DG_ARGS[@]}"
 check "in sync at startup" dg_wait_log "in sync:" 30
 storm_sentinel sentinel-down 2001:db8:10::f001                    # stays down after dockerd's restart
 storm_sentinel sentinel-back 2001:db8:10::f002 --restart always   # comes back on the same address

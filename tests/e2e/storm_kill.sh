@@ -13,7 +13,7 @@ trap storm_cleanup EXIT   # before lab_up, which chains it after its own teardow
 lab_up
 N=$STORM_N
 half=$((N / 2))
-run_dockgated() { dg_start --policy /nonexistent --drift-interval-s 10; }
+run_dockgated() { dg_start --policy /nonexistent --drift-interval-s 10 "${STORM_DG_ARGS[@]}"; }
 
 # The admin's rules, before dockgate ever runs: v6 route and in rules (one to an address in the
 # containers' subnet, one to a possible container address and port but from one source only,
