@@ -64,12 +64,32 @@ storm_wait() {
 }
 storm_gone() { ! kill -0 "$1" 2>/dev/null; }
 # For an EXIT trap set before lab_up: stop storms still running (their docker CLIs then end
-# on their own when the lab's dockerd goes).
+# on their own when the lab's dockerd goes), and the deadline watchdog.
 storm_cleanup() {
   local p
-  for p in "${STORM_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${STORM_PIDS[@]}" ${STORM_WATCHDOG:-}; do kill "$p" 2>/dev/null || true; done
   return 0
 }
+
+# Own deadline, below ctest's TIMEOUT of 300 s for lab tests: ctest SIGKILLs a test that runs
+# over, no trap runs, and the lab (hundreds of containers) is left behind.  At the deadline
+# the test gets SIGTERM instead: the lab's trap tears everything down and the test fails.
+# The default leaves time for that teardown (about 0.2 s per container); STORM_DEADLINE_S
+# sets it (0: none).
+storm_deadline() {
+  local s=$1 me=$$
+  ((s > 0)) || return 0
+  (
+    sleep "$s" >/dev/null 2>&1 &
+    sp=$!
+    trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+    wait "$sp" || exit 0
+    echo "FAIL: the test's own deadline of ${s}s has passed (STORM_DEADLINE_S); stopping it, the lab is torn down"
+    kill -TERM "$me"
+  ) &
+  STORM_WATCHDOG=$!
+}
+storm_deadline "${STORM_DEADLINE_S:-$((290 - STORM_N / 5))}"
 storm_report() {   # LOG WHAT: a one-line summary of a storm
   local fails
   fails=$(grep -c '^fail ' "$1" || true)
