@@ -71,11 +71,12 @@ storm_cleanup() {
   return 0
 }
 
-# Own deadline, below ctest's TIMEOUT of 300 s for lab tests: ctest SIGKILLs a test that runs
-# over, no trap runs, and the lab (hundreds of containers) is left behind.  At the deadline
-# the test gets SIGTERM instead: the lab's trap tears everything down and the test fails.
-# The default leaves time for that teardown (about 0.2 s per container); STORM_DEADLINE_S
-# sets it (0: none).
+# Own deadline, below ctest's TIMEOUT for this test (DOCKGATE_LAB_TIMEOUT_S, set by
+# tests/CMakeLists.txt; 300 s when run by hand): ctest SIGKILLs a test that runs over, no trap
+# runs, and the lab (hundreds of containers) is left behind.  At the deadline the test gets
+# SIGTERM instead: the lab's trap tears everything down and the test fails.  The default
+# leaves time for that teardown (10 s plus about 0.2 s per container); STORM_DEADLINE_S sets
+# it (0: none).
 storm_deadline() {
   local s=$1 me=$$
   ((s > 0)) || return 0
@@ -89,7 +90,9 @@ storm_deadline() {
   ) &
   STORM_WATCHDOG=$!
 }
-storm_deadline "${STORM_DEADLINE_S:-$((290 - STORM_N / 5))}"
+STORM_TIMEOUT_S=${DOCKGATE_LAB_TIMEOUT_S:-300}
+[[ $STORM_TIMEOUT_S =~ ^[1-9][0-9]*$ ]] || { echo "DOCKGATE_LAB_TIMEOUT_S=$STORM_TIMEOUT_S is not a count of seconds" >&2; exit 2; }
+storm_deadline "${STORM_DEADLINE_S:-$((STORM_TIMEOUT_S - 10 - STORM_N / 5))}"
 storm_report() {   # LOG WHAT: a one-line summary of a storm
   local fails
   fails=$(grep -c '^fail ' "$1" || true)
