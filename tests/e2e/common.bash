@@ -17,6 +17,10 @@ if [[ -n ${DOCKGATE_SANITIZER_REPORTS:-} ]]; then
   DG_LOG=${DG_LOG:-$DOCKGATE_SANITIZER_REPORTS/lab.$(basename "$0" .sh).$$.dockgated.log}
 fi
 
+# dg_sanitized: true if $DOCKGATED is a sanitizer build (-DDOCKGATE_SANITIZERS=ON links ASan,
+# whose runtime entry point __asan_init it then names).
+dg_sanitized() { grep -qaF __asan_init "$DOCKGATED"; }
+
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; E2E_FAILURES=$((E2E_FAILURES + 1)); }
 # check DESCRIPTION CMD...: runs CMD, records PASS/FAIL.
