@@ -4,6 +4,23 @@
 DOCKGATED=${DOCKGATED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/daemon/dockgated}
 E2E_FAILURES=0
 
+# Sanitizer build (tests/run-tests.sh sets DOCKGATE_SANITIZER_REPORTS, a dir of mode 1777 outside
+# the lab): every dockgated this test runs, by dg_start or directly, inherits this environment
+# (nsenter, setpriv and unshare pass it on; dockgated forks and never execs). Its ASan and
+# LeakSanitizer reports go to <dir>/lab.<test>.asan.<pid>, and dg_start's log, which is where
+# UBSan reports land (beside ASan, UBSan ignores log_path), to a fresh
+# <dir>/lab.<test>.<shell pid>.dockgated.log instead of the lab dir that teardown deletes.
+# run-tests.sh fails on any report there: nothing looks at the daemon's exit status after
+# dg_stop, so a leak or a use-after-free at shutdown would otherwise pass unseen.
+if [[ -n ${DOCKGATE_SANITIZER_REPORTS:-} ]]; then
+  export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$DOCKGATE_SANITIZER_REPORTS/lab.$(basename "$0" .sh).asan"
+  DG_LOG=${DG_LOG:-$DOCKGATE_SANITIZER_REPORTS/lab.$(basename "$0" .sh).$$.dockgated.log}
+fi
+
+# dg_sanitized: true if $DOCKGATED is a sanitizer build (-DDOCKGATE_SANITIZERS=ON links ASan,
+# whose runtime entry point __asan_init it then names).
+dg_sanitized() { grep -qaF __asan_init "$DOCKGATED"; }
+
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; E2E_FAILURES=$((E2E_FAILURES + 1)); }
 # check DESCRIPTION CMD...: runs CMD, records PASS/FAIL.

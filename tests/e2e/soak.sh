@@ -3,6 +3,11 @@
 # `SOAK_CYCLES=2000 tests/e2e/soak.sh` for the full run) with the privilege-separated daemon
 # running. At the end the rule set is exact (by listing and by packets), and the resident memory
 # and open file descriptors of the supervisor, the watcher and the executor have not grown.
+# The resident-memory check is skipped when dockgated is a sanitizer build: ASan holds freed
+# memory back in its quarantine (up to 256 MB) and keeps shadow memory, so its RSS grows with
+# every allocation whether or not the daemon leaks (LeakSanitizer checks leaks there instead).
+# tests/run-tests.sh therefore runs this test on the plain build as well, where the check is
+# meaningful; the file descriptor check runs in both.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lab/lab.sh"
@@ -77,6 +82,10 @@ for p in "${procs[@]}"; do
   r=$(role "$p"); rss1=$(rss_kb "$p"); fd1=$(fds "$p")
   summary+="; $r RSS ${rss0[$p]}->${rss1} kB, fds ${fd0[$p]}->${fd1}"
   check "$r: no file descriptor growth (${fd0[$p]} -> $fd1)" test "$fd1" -le "${fd0[$p]}"
+  if dg_sanitized; then
+    echo "SKIP: $r: resident memory flat (${rss0[$p]} -> $rss1 kB): sanitizer build (ASan quarantine); checked on the plain build"
+    continue
+  fi
   # Flat: within 5 % or 256 kB of the baseline, whichever is larger (page-granular noise).
   allowed=$(( rss0[$p] / 20 > 256 ? rss0[$p] / 20 : 256 ))
   check "$r: resident memory flat (${rss0[$p]} -> $rss1 kB)" test "$rss1" -le $((rss0[$p] + allowed))
