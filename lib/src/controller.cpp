@@ -379,8 +379,16 @@ asio::awaitable<void> controller::reconcile_loop() {
             continue;
         }
         if (!snapshot_valid_) {
-            // Without a current view of Docker, changing rules would act on stale data.
+            // Without a current view of Docker, changing rules would act on stale data. Wait
+            // for the snapshot after the reconnect (it marks dirty); its full round covers any
+            // pending retry or re-read, so those are dropped rather than left due: a due time
+            // that stays due would spin this loop and starve the reconnect itself.
             dirty_ = false;
+            retry_at_.reset();
+            recheck_at_.reset();
+            error_code ec;
+            dirty_signal_.expires_at(std::chrono::steady_clock::time_point::max());
+            co_await dirty_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             continue;
         }
         if (dirty_ && settings_.coalesce_window.count() > 0) {

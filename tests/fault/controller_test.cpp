@@ -366,6 +366,26 @@ TEST_F(controller_test, a_write_lost_to_a_concurrent_ufw_is_restored_by_the_rech
     EXPECT_LE(ctl_->stats().reconciles, reconciles + 1);
 }
 
+TEST_F(controller_test, a_reconnect_with_a_re_read_or_retry_pending_still_happens) {
+    // Found by lab.docker_restart under ASan: a rule written just before dockerd stopped left
+    // a re-read due while Docker was away, and the loop, unable to act without a snapshot,
+    // spun on it without yielding: no reconnect, no SIGTERM handling.
+    settings_.recheck_after_write = 30ms;
+    const auto a = web(22, "2001:db8:1::15");
+    engine_.containers[a.id] = a;
+    start();
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::15", 80)}); }));
+    engine_.events_status = 500; // the stream goes and cannot come back for a while
+    engine_.cut_streams();
+    ASSERT_TRUE(run_until([&] {
+        return engine_.open_streams() == 0 && ctl_->connection() != conn_state::streaming;
+    }));
+    run_until([] { return false; }, 200ms); // well past the re-read's due time
+    engine_.events_status = 200;
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::15", 80)}); }))
+        << log_text_.str();
+}
+
 TEST_F(controller_test, rules_go_out_while_a_storm_of_starts_goes_on) {
     start();
     ASSERT_TRUE(run_until([&] { return engine_.open_streams() == 1 && synced_ >= 1; }));
