@@ -43,6 +43,7 @@ class controller_test : public ::testing::Test {
         settings_.coalesce_window = 1ms;
         settings_.drift_interval = 0ms;
         settings_.max_event_line = 4096;
+        firewall_.answer_delay = 5ms;
     }
 
     ~controller_test() override {
@@ -72,7 +73,10 @@ class controller_test : public ::testing::Test {
         return done();
     }
 
-    /// Connected, streaming, and ufw holds exactly `tuples` (all dockgate-owned).
+    /// Connected, streaming, ufw holds exactly `tuples` (all dockgate-owned), and the daemon
+    /// says so too. The last condition also means that the round which wrote has taken in its
+    /// answers (logged them, counted them): the fake firewall changes on the worker thread,
+    /// before the reconcile loop hears of it.
     bool in_sync_with(std::vector<std::string> tuples) {
         std::vector<std::string> actual;
         for (const auto& line : firewall_.listing()) {
@@ -82,7 +86,8 @@ class controller_test : public ::testing::Test {
         }
         std::sort(actual.begin(), actual.end());
         std::sort(tuples.begin(), tuples.end());
-        return ctl_->connection() == conn_state::streaming && actual == tuples;
+        return ctl_->connection() == conn_state::streaming && actual == tuples &&
+               ctl_->status()["in_sync"] == true;
     }
 
     std::size_t log_count(const std::string& needle) const {

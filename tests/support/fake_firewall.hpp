@@ -5,8 +5,10 @@
 #include "dockgate/firewall.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -31,6 +33,40 @@ class fake_firewall final : public firewall {
     }
 
     apply_result apply(const rule_op& op) override {
+        auto result = change(op);
+        // Like ufw, whose rules have changed well before its process exits and the caller hears
+        // of it: a test must not take a changed rule set for a finished round.
+        std::this_thread::sleep_for(answer_delay);
+        return result;
+    }
+
+    /// Adds a rule as if the admin typed it (any comment, or none).
+    void add_foreign(const rule& r, std::string comment) {
+        const std::lock_guard lock(mutex_);
+        rules_.emplace_back(r, std::move(comment));
+    }
+    /// Removes a rule by tuple, as an admin's `ufw delete` would.
+    void remove_by_hand(const std::string& tuple) {
+        const std::lock_guard lock(mutex_);
+        std::erase_if(rules_, [&](const auto& entry) { return entry.first.tuple() == tuple; });
+    }
+    /// "tuple|comment" of every rule, in order.
+    std::vector<std::string> listing() const {
+        const std::lock_guard lock(mutex_);
+        std::vector<std::string> out;
+        for (const auto& [r, comment] : rules_) {
+            out.push_back(r.tuple() + "|" + comment);
+        }
+        return out;
+    }
+
+    std::atomic<int> mutations{0};
+    std::atomic<int> fail_next{0};
+    /// How long after changing the rules apply() returns.
+    std::chrono::milliseconds answer_delay{0};
+
+  private:
+    apply_result change(const rule_op& op) {
         const std::lock_guard lock(mutex_);
         ++mutations;
         if (fail_next > 0) {
@@ -63,30 +99,6 @@ class fake_firewall final : public firewall {
         return {{ufw_outcome::added, ""}, {}, {}};
     }
 
-    /// Adds a rule as if the admin typed it (any comment, or none).
-    void add_foreign(const rule& r, std::string comment) {
-        const std::lock_guard lock(mutex_);
-        rules_.emplace_back(r, std::move(comment));
-    }
-    /// Removes a rule by tuple, as an admin's `ufw delete` would.
-    void remove_by_hand(const std::string& tuple) {
-        const std::lock_guard lock(mutex_);
-        std::erase_if(rules_, [&](const auto& entry) { return entry.first.tuple() == tuple; });
-    }
-    /// "tuple|comment" of every rule, in order.
-    std::vector<std::string> listing() const {
-        const std::lock_guard lock(mutex_);
-        std::vector<std::string> out;
-        for (const auto& [r, comment] : rules_) {
-            out.push_back(r.tuple() + "|" + comment);
-        }
-        return out;
-    }
-
-    std::atomic<int> mutations{0};
-    std::atomic<int> fail_next{0};
-
-  private:
     mutable std::mutex mutex_;
     std::vector<std::pair<rule, std::string>> rules_;
 };
