@@ -43,7 +43,9 @@ void service_notifier::start() {
         ready_sent_ = true;
     });
     if (const auto period = watchdog_period()) {
-        asio::co_spawn(ioc_, watchdog_loop(*period / 2), asio::detached);
+        watchdog_running_ = true;
+        asio::co_spawn(ioc_, watchdog_loop(*period / 2),
+                       [this](const std::exception_ptr&) { watchdog_running_ = false; });
     }
 }
 

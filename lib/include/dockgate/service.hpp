@@ -19,6 +19,9 @@ class service_notifier {
     /// Hooks into the controller and starts the watchdog timer (when WATCHDOG_USEC is set).
     void start();
     void stop();
+    /// True once stop() was called and the watchdog loop has returned. The loop reads the
+    /// notifier's members until then, so the notifier must live at least that long.
+    [[nodiscard]] bool finished() const { return stopping_ && !watchdog_running_; }
     /// The watchdog period from the environment. Read directly rather than through
     /// sd_watchdog_enabled(): with privilege separation the watcher is not the main PID
     /// that WATCHDOG_PID names, yet it is the process that knows whether all is well.
@@ -33,6 +36,7 @@ class service_notifier {
     asio::steady_timer timer_;
     bool ready_sent_ = false;
     bool stopping_ = false;
+    bool watchdog_running_ = false;
 };
 
 /// Answers every connection on a listening unix stream socket with controller::status() as
