@@ -438,6 +438,19 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
         schedule_retry();
         co_return;
     }
+    // dockgate never removes a rule it does not own, so one that went away since the last read
+    // was deleted by hand or lost to ufw's own race between two ufw commands: say so, since the
+    // admin may not know.
+    auto foreign_now = foreign_rules(actual);
+    if (foreign_seen_) {
+        for (const auto& gone : vanished_rules(*foreign_seen_, foreign_now)) {
+            const log_scope fields({{"RULE", gone}});
+            log_->warn("a rule dockgate does not own is gone from ufw: {} (deleted by hand, or "
+                       "lost to ufw commands that ran at the same time)",
+                       gone);
+        }
+    }
+    foreign_seen_ = std::move(foreign_now);
     const auto todo = make_plan(desired, actual);
     // Reported once per rule, not on every reconcile.
     std::set<std::string> covered_now;

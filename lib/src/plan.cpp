@@ -1,6 +1,8 @@
 // Desired-versus-actual diff for dockgate-owned ufw rules.
 #include "dockgate/plan.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -62,6 +64,25 @@ plan make_plan(const std::vector<owned_rule>& desired, const rules_file_contents
         result.ops.push_back({op_kind::add, *want, "missing"});
     }
     return result;
+}
+
+std::multiset<std::string> foreign_rules(const rules_file_contents& contents) {
+    std::multiset<std::string> found;
+    for (const auto& entry : contents.entries) {
+        if (!entry.owner) {
+            found.insert(entry.comment.empty() ? entry.tuple
+                                               : entry.tuple + " comment '" + entry.comment + "'");
+        }
+    }
+    return found;
+}
+
+std::vector<std::string> vanished_rules(const std::multiset<std::string>& before,
+                                        const std::multiset<std::string>& after) {
+    std::vector<std::string> gone;
+    std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
+                        std::back_inserter(gone));
+    return gone;
 }
 
 } // namespace dockgate

@@ -205,6 +205,7 @@ check "none of them names an admin address or port" \
   test "$(grep -cE '2001:db8:30::|2001:db8:10::99 |192\.0\.2\.|port (22|2222|1[0-9]{4})( |$)' <<<"$mutations" || true)" = 0
 storm_note "dockgate's ufw runs: $(grep -c . "$calls" || true) in all, $(grep -cF -- '--dry-run' "$calls" || true) of them dry runs"
 storm_note "ufw's race: dockgate re-added $(dg_readds) of its rules ($(dg_drift_fixes) in drift rounds); the admin redid $((admin_lost + admin_back))"
+storm_note "dockgate logged $(dg_log_count 'a rule dockgate does not own is gone') of the admin's rules as gone (the admin's deletions seen between two reads, and any that ufw lost)"
 dg_stop TERM
 storm_note "done"
 finish

@@ -299,6 +299,26 @@ TEST_F(controller_test, admin_rules_are_never_touched_and_identical_ones_not_dup
     EXPECT_EQ(firewall_.listing().size(), 2U) << "admin rules stay";
 }
 
+TEST_F(controller_test, an_admin_rule_that_goes_away_is_reported_and_not_put_back) {
+    rule admin;
+    admin.destination = *parse_prefix("2001:db8:1::99");
+    admin.source = *parse_prefix("::/0");
+    admin.port = {22, 22};
+    firewall_.add_foreign(admin, "admin ssh");
+    start();
+    ASSERT_TRUE(run_until([&] { return engine_.open_streams() == 1 && synced_ >= 1; }));
+    firewall_.remove_by_hand(admin.tuple()); // e.g. lost to two ufw commands racing
+    const auto a = web(23, "2001:db8:1::16");
+    engine_.containers[a.id] = a;
+    engine_.container_event("start", a); // the next round reads ufw's rules again
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::16", 80)}); }));
+    EXPECT_EQ(log_count("a rule dockgate does not own is gone from ufw: " + admin.tuple() +
+                        " comment 'admin ssh'"),
+              1U)
+        << log_text_.str();
+    EXPECT_EQ(firewall_.listing().size(), 1U) << "dockgate does not restore the admin's rules";
+}
+
 TEST_F(controller_test, failed_ufw_operations_are_retried) {
     firewall_.fail_next = 2;
     const auto a = web(14, "2001:db8:1::f");

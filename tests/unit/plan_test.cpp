@@ -1,12 +1,13 @@
-// Table-driven tests of make_plan: desired rules against the rules ufw has, as the minimal set of changes.
+// Table-driven tests of make_plan: desired rules against the rules ufw has, as the minimal set of
+// changes.
 #include "dockgate/plan.hpp"
-
-#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
+
+#include "test_support.hpp"
 
 namespace dockgate {
 namespace {
@@ -149,7 +150,8 @@ std::vector<plan_case> cases() {
          .admin_covered = {}},
         {.name = "removals_come_before_additions",
          .desired = {{r443, web}, {r53, api}},
-         .actual = {{t80, web_comment}, {"route:allow tcp 8080 2001:db8::9 any ::/0 in", api_comment}},
+         .actual = {{t80, web_comment},
+                    {"route:allow tcp 8080 2001:db8::9 any ::/0 in", api_comment}},
          .ops = {{op_kind::remove, t80, web, "stale"},
                  {op_kind::remove, "route:allow tcp 8080 2001:db8::9 any ::/0 in", api, "stale"},
                  {op_kind::add, t443, web, "missing"},
@@ -208,14 +210,16 @@ TEST(plan, admin_covered_names_the_container_that_wanted_it) {
 TEST(plan, applying_the_plan_reaches_a_fixed_point) {
     // Simulate ufw applying the plan, then plan again: nothing is left to do.
     const std::vector<owned_rule> desired{{r80, api}, {r443, web}, {r53, web}};
-    std::vector<file_rule> state{{t80, web_comment}, {t53, ""}, {"route:allow tcp 9 2001:db8::9 any ::/0 in", web_comment}};
+    std::vector<file_rule> state{
+        {t80, web_comment}, {t53, ""}, {"route:allow tcp 9 2001:db8::9 any ::/0 in", web_comment}};
     const auto first = make_plan(desired, actual_of(state));
     for (const auto& op : first.ops) {
         const auto tuple = op.target.what.tuple();
         const auto same = [&](const file_rule& f) { return f.tuple == tuple; };
         if (op.kind == op_kind::remove) {
             state.erase(std::find_if(state.begin(), state.end(), same));
-        } else if (const auto it = std::find_if(state.begin(), state.end(), same); it != state.end()) {
+        } else if (const auto it = std::find_if(state.begin(), state.end(), same);
+                   it != state.end()) {
             it->comment = op.target.owner.to_comment(); // ufw: "Rule updated"
         } else {
             state.push_back({tuple, op.target.owner.to_comment()});
@@ -225,6 +229,22 @@ TEST(plan, applying_the_plan_reaches_a_fixed_point) {
     EXPECT_TRUE(second.empty()) << ::testing::PrintToString(second.ops);
     ASSERT_EQ(second.admin_covered.size(), 1U);
     EXPECT_EQ(second.admin_covered.front().what, r53);
+}
+
+TEST(plan, an_admin_rule_that_goes_away_is_noticed_and_dockgate_rules_are_not_counted) {
+    const auto before =
+        actual_of({{"route:allow tcp 22 2001:db8::9 any ::/0 in", "ssh"},
+                   {"allow tcp 443 ::/0 any ::/0 in", ""},
+                   {"allow tcp 443 ::/0 any ::/0 in", ""},
+                   {"route:allow tcp 80 2001:db8::2 any ::/0 in", web.to_comment()}});
+    const auto after = actual_of({{"allow tcp 443 ::/0 any ::/0 in", ""}});
+    EXPECT_EQ(foreign_rules(before).size(), 3U) << "dockgate's own rule is not the admin's";
+    EXPECT_EQ(
+        vanished_rules(foreign_rules(before), foreign_rules(after)),
+        (std::vector<std::string>{"allow tcp 443 ::/0 any ::/0 in",
+                                  "route:allow tcp 22 2001:db8::9 any ::/0 in comment 'ssh'"}));
+    EXPECT_TRUE(vanished_rules(foreign_rules(after), foreign_rules(before)).empty())
+        << "a rule that appears is not reported";
 }
 
 TEST(plan, op_kind_names) {

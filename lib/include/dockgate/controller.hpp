@@ -134,6 +134,8 @@ class controller {
     std::string inspecting_;
     bool stopped_while_inspecting_ = false;
     std::set<std::string> reported_covered_; ///< tuples already reported as admin-covered
+    /// The admin's rules as last read from ufw (see foreign_rules), to notice one going away.
+    std::optional<std::multiset<std::string>> foreign_seen_;
     asio::steady_timer health_timer_;
     std::optional<std::chrono::steady_clock::time_point> retry_at_;
     std::optional<std::chrono::steady_clock::time_point> recheck_at_; ///< see recheck_after_write

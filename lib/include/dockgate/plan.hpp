@@ -4,6 +4,7 @@
 #include "dockgate/rule.hpp"
 #include "dockgate/rules_file.hpp"
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,5 +33,13 @@ struct plan {
 /// tag are never removed or re-tagged; a desired rule that ufw would match with one of them (the
 /// same tuple, whatever the action or logging) is not added, since ufw would overwrite it.
 plan make_plan(const std::vector<owned_rule>& desired, const rules_file_contents& actual);
+
+/// The rules dockgate does not own (the admin's), each as "tuple" or "tuple comment 'text'":
+/// kept from one read of ufw's rules to compare the next one with.
+std::multiset<std::string> foreign_rules(const rules_file_contents& contents);
+
+/// What `before` has and `after` lacks, sorted (a rule held twice and now once counts once).
+std::vector<std::string> vanished_rules(const std::multiset<std::string>& before,
+                                        const std::multiset<std::string>& after);
 
 } // namespace dockgate
