@@ -441,16 +441,17 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     // dockgate never removes a rule it does not own, so one that went away since the last read
     // was deleted by hand or lost to ufw's own race between two ufw commands: say so, since the
     // admin may not know.
-    auto foreign_now = foreign_rules(actual);
     if (foreign_seen_) {
-        for (const auto& gone : vanished_rules(*foreign_seen_, foreign_now)) {
-            const log_scope fields({{"RULE", gone}});
+        for (const auto& [tuple, comment] : vanished_rules(*foreign_seen_, actual)) {
+            const auto shown =
+                comment.empty() ? tuple : tuple + " comment '" + printable(comment) + "'";
+            const log_scope fields({{"RULE", shown}});
             log_->warn("a rule dockgate does not own is gone from ufw: {} (deleted by hand, or "
                        "lost to ufw commands that ran at the same time)",
-                       gone);
+                       shown);
         }
     }
-    foreign_seen_ = std::move(foreign_now);
+    foreign_seen_ = foreign_rules(actual);
     const auto todo = make_plan(desired, actual);
     // Reported once per rule, not on every reconcile.
     std::set<std::string> covered_now;

@@ -42,18 +42,6 @@ std::optional<bool> parse_flag(std::string_view text) {
     return std::nullopt;
 }
 
-/// Bounded copy of untrusted label text for logs, so a huge or binary label stays readable.
-std::string printable(std::string_view text) {
-    std::string out;
-    for (const char c : text.substr(0, 128)) {
-        out += (c >= 0x20 && c < 0x7f) ? c : '?';
-    }
-    if (text.size() > 128) {
-        out += "...";
-    }
-    return out;
-}
-
 /// What one item of fw.allow asks for, after service/profile expansion.
 struct grant {
     port_spec ports;
@@ -373,6 +361,17 @@ class evaluator {
 };
 
 } // namespace
+
+std::string printable(std::string_view text) {
+    std::string out;
+    for (const char c : text.substr(0, 128)) {
+        out += (c >= 0x20 && c < 0x7f) ? c : '?';
+    }
+    if (text.size() > 128) {
+        out += "...";
+    }
+    return out;
+}
 
 evaluation evaluate(const container_info& container, const policy& pol) {
     return evaluator(container, pol).run();

@@ -1,8 +1,6 @@
 // Desired-versus-actual diff for dockgate-owned ufw rules.
 #include "dockgate/plan.hpp"
 
-#include <algorithm>
-#include <iterator>
 #include <map>
 #include <set>
 
@@ -66,22 +64,27 @@ plan make_plan(const std::vector<owned_rule>& desired, const rules_file_contents
     return result;
 }
 
-std::multiset<std::string> foreign_rules(const rules_file_contents& contents) {
-    std::multiset<std::string> found;
+foreign_rule_set foreign_rules(const rules_file_contents& contents) {
+    foreign_rule_set found;
     for (const auto& entry : contents.entries) {
         if (!entry.owner) {
-            found.insert(entry.comment.empty() ? entry.tuple
-                                               : entry.tuple + " comment '" + entry.comment + "'");
+            found.emplace(entry.tuple, entry.comment);
         }
     }
     return found;
 }
 
-std::vector<std::string> vanished_rules(const std::multiset<std::string>& before,
-                                        const std::multiset<std::string>& after) {
-    std::vector<std::string> gone;
-    std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
-                        std::back_inserter(gone));
+foreign_rule_set vanished_rules(const foreign_rule_set& before, const rules_file_contents& after) {
+    std::set<std::string> present;
+    for (const auto& entry : after.entries) {
+        present.insert(entry.tuple);
+    }
+    foreign_rule_set gone;
+    for (const auto& [tuple, comment] : before) {
+        if (!present.contains(tuple)) {
+            gone.emplace(tuple, comment);
+        }
+    }
     return gone;
 }
 

@@ -116,6 +116,9 @@ rules_file_contents parse_rules_file(std::string_view text) {
     int number = 0;
     for (std::string line; std::getline(in, line);) {
         ++number;
+        if (line.find_first_not_of(" \t\r") != std::string::npos) {
+            out.complete = line == "COMMIT" || line == "COMMIT\r";
+        }
         if (!line.starts_with(marker)) {
             continue;
         }

@@ -51,6 +51,7 @@ void service_notifier::start() {
 
 void service_notifier::stop() {
     stopping_ = true;
+    ctl_.on_synced({}); // the callback reads this notifier
     timer_.cancel();
     sd_notify(0, "STOPPING=1");
 }

@@ -4,12 +4,19 @@
 #include "dockgate/error.hpp"
 #include "dockgate/process.hpp"
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <unistd.h>
 
 namespace dockgate {
 namespace {
+
+/// A rules file read while ufw rewrites it is read again this often, this far apart: ufw's
+/// rewrite of a file of a few thousand rules takes a few milliseconds.
+constexpr int torn_read_attempts = 5;
+constexpr std::chrono::milliseconds torn_read_pause{20};
 
 std::optional<std::string> read_file(const std::string& path) {
     std::ifstream in(path);
@@ -68,13 +75,28 @@ rules_file_contents ufw_firewall::read_rules(boost::system::error_code& ec) {
         files.push_back(settings_.config_dir + "/user.rules");
     }
     for (const auto& path : files) {
-        const auto text = read_file(path);
-        if (!text) {
-            ec = errc::rules_file_unreadable;
-            all.warnings.push_back(path + ": cannot read");
-            return all;
+        rules_file_contents part;
+        for (int attempt = 1;; ++attempt) {
+            const auto text = read_file(path);
+            if (!text) {
+                ec = errc::rules_file_unreadable;
+                all.warnings.push_back(path + ": cannot read");
+                return all;
+            }
+            part = parse_rules_file(*text);
+            if (part.complete) {
+                break;
+            }
+            // Caught while ufw rewrites it in place (no lock is held for that): read again
+            // shortly rather than take the missing rules for deleted ones.
+            if (attempt == torn_read_attempts) {
+                ec = errc::rules_file_unreadable;
+                all.warnings.push_back(path + ": cut short (no COMMIT line at the end) in " +
+                                       std::to_string(torn_read_attempts) + " reads");
+                return all;
+            }
+            std::this_thread::sleep_for(torn_read_pause);
         }
-        auto part = parse_rules_file(*text);
         for (auto& warning : part.warnings) {
             all.warnings.push_back(path + ": " + warning);
         }

@@ -29,7 +29,7 @@ class fake_firewall final : public firewall {
             }
             text += "\n-A ufw6-user-forward -j ACCEPT\n";
         }
-        return parse_rules_file(text + "\n### END RULES ###\n");
+        return parse_rules_file(text + "\n### END RULES ###\nCOMMIT\n");
     }
 
     apply_result apply(const rule_op& op) override {

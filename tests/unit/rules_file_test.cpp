@@ -129,6 +129,22 @@ TEST(rules_file, empty_and_tupleless_files) {
     EXPECT_TRUE(contents.warnings.empty());
 }
 
+TEST(rules_file, a_file_cut_short_is_told_from_a_whole_one) {
+    // ufw rewrites its rules files in place; a read at that moment sees a prefix of the file.
+    const auto text = test::test_data("user6.rules.sample");
+    EXPECT_TRUE(parse_rules_file(text).complete);
+    EXPECT_TRUE(parse_rules_file(text + "\n\n").complete) << "blank lines after COMMIT";
+    EXPECT_TRUE(parse_rules_file(test::test_data("user.rules.sample")).complete);
+    EXPECT_FALSE(parse_rules_file("").complete);
+    const auto half = text.substr(0, text.find("### END RULES ###"));
+    EXPECT_FALSE(parse_rules_file(half).complete);
+    EXPECT_FALSE(parse_rules_file(text.substr(0, text.rfind("COMMIT") + 3)).complete);
+    // The file Debian's package installs: no END RULES marker, but whole.
+    EXPECT_TRUE(parse_rules_file("*filter\n:ufw6-user-input - [0:0]\n:ufw6-user-output - [0:0]\n"
+                                 ":ufw6-user-forward - [0:0]\n### RULES ###\nCOMMIT\n")
+                    .complete);
+}
+
 std::string replace_once(std::string text, const std::string& from, const std::string& to) {
     const auto at = text.find(from);
     if (at == std::string::npos) {

@@ -8,6 +8,7 @@
 #include "dockgate/docker_event.hpp"
 #include "dockgate/firewall.hpp"
 #include "dockgate/labels.hpp"
+#include "dockgate/plan.hpp"
 #include "dockgate/policy.hpp"
 
 #include <nlohmann/json.hpp>
@@ -135,7 +136,7 @@ class controller {
     bool stopped_while_inspecting_ = false;
     std::set<std::string> reported_covered_; ///< tuples already reported as admin-covered
     /// The admin's rules as last read from ufw (see foreign_rules), to notice one going away.
-    std::optional<std::multiset<std::string>> foreign_seen_;
+    std::optional<foreign_rule_set> foreign_seen_;
     asio::steady_timer health_timer_;
     std::optional<std::chrono::steady_clock::time_point> retry_at_;
     std::optional<std::chrono::steady_clock::time_point> recheck_at_; ///< see recheck_after_write

@@ -27,4 +27,8 @@ struct evaluation {
 /// Applies `pol` to the labels and addresses of a running container. Pure: no I/O.
 evaluation evaluate(const container_info& container, const policy& pol);
 
+/// Bounded copy of untrusted text for logs (at most 128 bytes, control and non-ASCII bytes as
+/// '?'), so a huge or binary value stays readable and cannot forge a log line.
+std::string printable(std::string_view text);
+
 } // namespace dockgate

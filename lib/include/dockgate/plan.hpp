@@ -4,7 +4,7 @@
 #include "dockgate/rule.hpp"
 #include "dockgate/rules_file.hpp"
 
-#include <set>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,12 +34,13 @@ struct plan {
 /// same tuple, whatever the action or logging) is not added, since ufw would overwrite it.
 plan make_plan(const std::vector<owned_rule>& desired, const rules_file_contents& actual);
 
-/// The rules dockgate does not own (the admin's), each as "tuple" or "tuple comment 'text'":
-/// kept from one read of ufw's rules to compare the next one with.
-std::multiset<std::string> foreign_rules(const rules_file_contents& contents);
+/// The rules dockgate does not own (the admin's), tuple to comment: kept from one read of
+/// ufw's rules to compare the next one with.
+using foreign_rule_set = std::map<std::string, std::string>;
+foreign_rule_set foreign_rules(const rules_file_contents& contents);
 
-/// What `before` has and `after` lacks, sorted (a rule held twice and now once counts once).
-std::vector<std::string> vanished_rules(const std::multiset<std::string>& before,
-                                        const std::multiset<std::string>& after);
+/// The rules of `before` whose tuple `after` no longer holds at all. A rule whose comment
+/// changed, or that now carries any other comment, is still there.
+foreign_rule_set vanished_rules(const foreign_rule_set& before, const rules_file_contents& after);
 
 } // namespace dockgate

@@ -22,6 +22,9 @@ struct rules_file_entry {
 struct rules_file_contents {
     std::vector<rules_file_entry> entries;
     std::vector<std::string> warnings; ///< "line N: reason" for lines that could not be read
+    /// The last line that is not blank is COMMIT. ufw rewrites its rules files in place
+    /// (truncate, then write), so a read at that moment sees a file cut short.
+    bool complete = false;
 };
 
 /// Parses a rules file. Lines that are not tuples are ignored; malformed tuples become warnings

@@ -20,7 +20,8 @@ class service_notifier {
     void start();
     void stop();
     /// True once stop() was called and the watchdog loop has returned. The loop reads the
-    /// notifier's members until then, so the notifier must live at least that long.
+    /// notifier's members until then, so the notifier must live at least that long. (stop()
+    /// also takes back the controller's on_synced callback, which reads them too.)
     [[nodiscard]] bool finished() const { return stopping_ && !watchdog_running_; }
     /// The watchdog period from the environment. Read directly rather than through
     /// sd_watchdog_enabled(): with privilege separation the watcher is not the main PID

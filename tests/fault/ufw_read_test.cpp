@@ -1,0 +1,73 @@
+// ufw's rules files read while ufw rewrites them in place: a file cut short is never taken for
+// one whose rules were deleted.
+#include "dockgate/error.hpp"
+#include "dockgate/firewall.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+namespace dockgate {
+namespace {
+
+const std::string whole_file = "*filter\n:ufw6-user-forward - [0:0]\n### RULES ###\n\n"
+                               "### tuple ### allow tcp 22 ::/0 any ::/0 in\n"
+                               "-A ufw6-user-input -p tcp --dport 22 -j ACCEPT\n\n"
+                               "### tuple ### allow tcp 443 ::/0 any ::/0 in\n"
+                               "-A ufw6-user-input -p tcp --dport 443 -j ACCEPT\n\n"
+                               "### END RULES ###\nCOMMIT\n";
+
+class ufw_read_test : public ::testing::Test {
+  protected:
+    ufw_read_test() {
+        dir_ = std::filesystem::temp_directory_path() /
+               ("dockgate-ufw-read-" + std::to_string(::getpid()));
+        std::filesystem::create_directories(dir_);
+        settings_.config_dir = dir_.string();
+        settings_.batch = false;
+    }
+    ~ufw_read_test() override { std::filesystem::remove_all(dir_); }
+
+    void write_rules(const std::string& text) const {
+        std::ofstream(dir_ / "user6.rules", std::ios::trunc) << text;
+    }
+
+    std::filesystem::path dir_;
+    ufw_settings settings_;
+};
+
+TEST_F(ufw_read_test, a_whole_file_is_read) {
+    write_rules(whole_file);
+    ufw_firewall fw(settings_);
+    boost::system::error_code ec;
+    const auto contents = fw.read_rules(ec);
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(contents.entries.size(), 2U);
+}
+
+TEST_F(ufw_read_test, a_file_cut_short_is_an_error_not_a_smaller_rule_set) {
+    // ufw truncated the file and has written only its first rule so far (and never finishes).
+    write_rules(whole_file.substr(0, whole_file.find("### tuple ### allow tcp 443")));
+    ufw_firewall fw(settings_);
+    boost::system::error_code ec;
+    const auto contents = fw.read_rules(ec);
+    EXPECT_EQ(ec, errc::rules_file_unreadable);
+    EXPECT_TRUE(contents.entries.empty()) << "no partial rule set is handed on";
+    ASSERT_EQ(contents.warnings.size(), 1U);
+    EXPECT_NE(contents.warnings[0].find("user6.rules: cut short"), std::string::npos)
+        << contents.warnings[0];
+}
+
+TEST_F(ufw_read_test, an_empty_file_is_an_error_too) {
+    write_rules("");
+    ufw_firewall fw(settings_);
+    boost::system::error_code ec;
+    fw.read_rules(ec);
+    EXPECT_EQ(ec, errc::rules_file_unreadable);
+}
+
+} // namespace
+} // namespace dockgate
