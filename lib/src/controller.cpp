@@ -483,8 +483,8 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     std::size_t answered = 0;
     pending_ops_ = results.size();
     if (!results.empty()) {
-        // One batch per round: the firewall decides how many ufw or ip6tables-restore runs it
-        // takes.
+        // One batch per round: the firewall decides how many ufw or ip6tables-restore runs
+        // that takes.
         auto apply_work = [this, &todo, &results, &answered] {
             firewall_.apply_batch(todo.ops, [&](std::size_t index, const apply_result& result) {
                 results[index] = result;

@@ -1,5 +1,4 @@
-// The batched write path: user6.rules edited under ufw's lock and loaded with one ip6tables-restore
-// -n.
+// The batched write path: user6.rules edited under ufw's lock, loaded by one ip6tables-restore.
 #include "dockgate/error.hpp"
 #include "dockgate/firewall.hpp"
 #include "dockgate/process.hpp"
@@ -289,9 +288,8 @@ void ufw_firewall::verify_in_background() {
     if (failure) {
         path_ = write_path::per_rule;
         if (log_) {
-            log_->warn("batched ufw path off: the rules-file generator does not match `ufw "
-                       "--dry-run` ({}); "
-                       "using one ufw command per rule",
+            log_->warn("batched ufw path off: the rules-file generator does not match "
+                       "`ufw --dry-run` ({}); using one ufw command per rule",
                        *failure);
         }
         return;
