@@ -27,6 +27,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+tests/lab/docker-sid.sh  # Docker 28.5 from Debian sid into /var/cache/dockgate-lab for the lab's LAB_DOCKER=28 (idempotent)
 build_dir=${DOCKGATE_BUILD_DIR:-build}
 # shellcheck disable=SC2086 # DOCKGATE_CMAKE_ARGS is a list of words on purpose
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${DOCKGATE_CMAKE_ARGS:-} >/dev/null

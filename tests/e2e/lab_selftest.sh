@@ -6,6 +6,12 @@
 # (no process in the lab's namespaces, no mount, no cgroup, no dir, root netns firewall
 # and /etc/ufw unchanged).  Needs root.  Prints PASS:/FAIL: lines and a summary line;
 # exit 0 only if everything passed.
+#
+# It runs on the lab's Docker/firewall axis as set in the environment (see
+# tests/lab/README.md): LAB_DOCKER=20.10|28, LAB_IP6TABLES=0|1.  With LAB_DOCKER=28 and
+# LAB_IP6TABLES=1 Docker itself drops routed traffic to nat-mode containers (raw
+# PREROUTING, DOCKER chain), so there the checks that expect a `ufw route allow` to open a
+# port expect "still blocked" instead; with LAB_DOCKER=28 a routed-mode network is tried too.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,6 +31,19 @@ now_ms() { local t=${EPOCHREALTIME/./}; echo $((10#$t / 1000)); }
 contains() { [[ $1 == *"$2"* ]]; }
 same() { [[ $1 == "$2" ]]; }
 has_ip6() { lab_ip6 "$@" >/dev/null; }
+# Docker 28 with ip6tables: Docker's own drops come before ufw's route rules
+docker_drops=0
+[[ ${LAB_DOCKER:-20.10} == 28 && ${LAB_IP6TABLES:-0} == 1 ]] && docker_drops=1
+# open_check DESC PROBE ARGS...: PROBE succeeds (within 5 s), or with docker_drops it fails
+open_check() {
+    local what=$1
+    shift
+    if ((docker_drops)); then
+        check "$what -> NOT reachable: Docker 28 drops it before ufw's rule" lab_not "$@"
+    else
+        check "$what" lab_wait_until 5 "$@"
+    fi
+}
 api_up() { lab_docker version >/dev/null 2>&1; }
 
 # set before lab_up, so lab.sh chains it after its own lab_down
@@ -56,6 +75,7 @@ if ! lab_up; then
     exit 1
 fi
 pass "lab_up ($(($(now_ms) - t)) ms)"
+info "Docker $LAB_DOCKER_VERSION (LAB_DOCKER=$LAB_DOCKER), ip6tables $LAB_IP6TABLES"
 info "lab $LAB_ID: host pid $LAB_HOST_PID, outside pid $LAB_OUT_PID, sock $LAB_DOCKER_SOCK, udp helper $LAB_HAVE_UDP"
 
 status=$(lab_ufw status verbose)
@@ -66,8 +86,13 @@ check "host lab v6 FORWARD policy is DROP (ufw deny routed)" \
     same "$(lab_host ip6tables -S FORWARD | head -n 1)" "-P FORWARD DROP"
 check "admin ssh rule present in 'ufw status'" \
     grep -Eq '^22/tcp \(v6\) +ALLOW( IN)? +Anywhere \(v6\)' <<<"$(lab_ufw status)"
-check "Docker wrote no ip6tables rules (ip6tables=false)" \
-    lab_not grep -qi docker <<<"$(lab_host ip6tables -S)"
+if [[ $LAB_IP6TABLES == 0 ]]; then
+    check "Docker wrote no ip6tables rules (ip6tables=false)" \
+        lab_not grep -qi docker <<<"$(lab_host ip6tables -S)"
+else
+    check "Docker wrote its ip6tables rules (ip6tables=true)" \
+        grep -q -- '-A FORWARD -j DOCKER' <<<"$(lab_host ip6tables -S)"
+fi
 
 # ---- a web container ------------------------------------------------------------------------
 t=$(now_ms)
@@ -91,17 +116,19 @@ fi
 out=$(lab_ufw route allow proto tcp from any to "$ip" port 80)
 check "ufw route allow tcp/80 -> 'Rule added (v6)'" same "$out" "Rule added (v6)"
 t=$(now_ms)
-check "outside -> [$ip]:80 reachable after route allow" lab_wait_until 5 lab_probe_tcp "$ip" 80
+open_check "outside -> [$ip]:80 reachable after route allow" lab_probe_tcp "$ip" 80
 info "an open TCP probe took $(($(now_ms) - t)) ms"
-check "  ... from LAB_OUT_SRC1 $LAB_OUT_SRC1" lab_probe_tcp "$ip" 80 "$LAB_OUT_SRC1"
-check "  ... from LAB_OUT_SRC2 $LAB_OUT_SRC2" lab_probe_tcp "$ip" 80 "$LAB_OUT_SRC2"
-check "  ... and serves its page to the outside" \
-    same "$(lab_outside curl -q -g -s --max-time 2 "http://[$ip]:80/")" "dockgate-lab port 80"
+open_check "  ... from LAB_OUT_SRC1 $LAB_OUT_SRC1" lab_probe_tcp "$ip" 80 "$LAB_OUT_SRC1"
+open_check "  ... from LAB_OUT_SRC2 $LAB_OUT_SRC2" lab_probe_tcp "$ip" 80 "$LAB_OUT_SRC2"
+if ((!docker_drops)); then
+    check "  ... and serves its page to the outside" \
+        same "$(lab_outside curl -q -g -s --max-time 2 "http://[$ip]:80/")" "dockgate-lab port 80"
+fi
 check "outside -> [$ip]:81 still blocked" lab_not lab_probe_tcp "$ip" 81
 
 # ---- a rule restricted to one source ------------------------------------------------------------
 lab_ufw route allow proto tcp from "$LAB_OUT_SRC1" to "$ip" port 81 >/dev/null
-check "route allow from SRC1 to :81 -> reachable from SRC1" lab_wait_until 5 lab_probe_tcp "$ip" 81 "$LAB_OUT_SRC1"
+open_check "route allow from SRC1 to :81 -> reachable from SRC1" lab_probe_tcp "$ip" 81 "$LAB_OUT_SRC1"
 check "  ... but not from SRC2" lab_not lab_probe_tcp "$ip" 81 "$LAB_OUT_SRC2"
 lab_ufw route delete allow proto tcp from "$LAB_OUT_SRC1" to "$ip" port 81 >/dev/null
 check "  ... and blocked from SRC1 again after delete" lab_not lab_probe_tcp "$ip" 81 "$LAB_OUT_SRC1"
@@ -110,7 +137,7 @@ check "  ... and blocked from SRC1 again after delete" lab_not lab_probe_tcp "$i
 if [[ $LAB_HAVE_UDP == 1 ]]; then
     lab_ufw route allow proto udp from any to "$ip" port 5353 >/dev/null
     t=$(now_ms)
-    check "route allow udp/5353 -> echo answers from the outside" lab_wait_until 5 lab_probe_udp "$ip" 5353 "$LAB_OUT_SRC2"
+    open_check "route allow udp/5353 -> echo answers from the outside" lab_probe_udp "$ip" 5353 "$LAB_OUT_SRC2"
     info "an open UDP probe took $(($(now_ms) - t)) ms"
     lab_ufw route delete allow proto udp from any to "$ip" port 5353 >/dev/null
     check "  ... and no answer after delete" lab_not lab_probe_udp "$ip" 5353
@@ -132,7 +159,7 @@ check "web2 address '$ip2' is in LAB_SUBNET6_2 $LAB_SUBNET6_2" contains "$ip2" "
 lab_docker network connect "$LAB_NET" web2
 check "web2 connected to $LAB_NET too" has_ip6 web2 "$LAB_NET"
 lab_ufw route allow proto tcp from any to "$ip2" port 80 >/dev/null
-check "outside -> web2 [$ip2]:80 on the 2nd network reachable" lab_wait_until 5 lab_probe_tcp "$ip2" 80
+open_check "outside -> web2 [$ip2]:80 on the 2nd network reachable" lab_probe_tcp "$ip2" 80
 check "outside -> web2 [$ip2]:81 blocked" lab_not lab_probe_tcp "$ip2" 81
 t=$(now_ms)
 check "lab_dockerd_stop" lab_dockerd_stop
@@ -151,6 +178,21 @@ ip2b=$(lab_ip6 web2 "$LAB_NET2") || ip2b=
 check "web2 is still on both networks" has_ip6 web2 "$LAB_NET"
 check "web2 answers again from the host lab" \
     lab_wait_until 10 lab_host curl -q -g -s -o /dev/null --max-time 1 "http://[$ip2b]:80/"
+
+# ---- Docker 28: a network in IPv6 gateway mode "routed" -----------------------------------------
+if [[ $LAB_DOCKER == 28 ]]; then
+    check "lab_network_create dgrt (gateway_mode_ipv6=routed)" \
+        lab_network_create dgrt 2001:db8:30::/64 -o com.docker.network.bridge.gateway_mode_ipv6=routed
+    lab_run_web web3 --network dgrt -p 8082:80 >/dev/null || fail "lab_run_web web3 on dgrt"
+    ip3=$(lab_ip6 web3 dgrt) || ip3=
+    check "web3 address '$ip3' is in 2001:db8:30::/64" contains "$ip3" "2001:db8:30::"
+    if [[ $LAB_IP6TABLES == 1 ]]; then
+        check "routed mode: outside -> web3 [$ip3]:80 (published) reachable, no ufw rule" lab_wait_until 5 lab_probe_tcp "$ip3" 80
+    else
+        check "routed mode, ip6tables off: outside -> web3 [$ip3]:80 blocked (ufw)" lab_not lab_probe_tcp "$ip3" 80
+    fi
+    check "routed mode: outside -> web3 [$ip3]:81 (unpublished) blocked" lab_not lab_probe_tcp "$ip3" 81
+fi
 
 # ---- cleanup-stale must leave a running lab alone -----------------------------------------------
 check "cleanup-stale.sh (dry run) sees this lab as running" \

@@ -27,6 +27,9 @@ _LAB_OUT_SRC2=2001:db8:ffff::200
 _LAB_BRIDGE6=2001:db8:1::/64                  # docker0 (fixed-cidr-v6), not used by tests
 _LAB_SUBNET6=2001:db8:10::/64
 _LAB_SUBNET6_2=2001:db8:20::/64
+# Docker 28 (LAB_DOCKER=28): docker.io/docker-cli/containerd/tini-static from Debian sid,
+# fetched by tests/lab/docker-sid.sh into this versioned cache
+_LAB_DOCKER28_DIR=${DOCKGATE_LAB_CACHE:-/var/cache/dockgate-lab}/docker-28
 
 _lab_log() {   # progress, only with LAB_VERBOSE=1
     if [[ ${LAB_VERBOSE:-0} == 1 ]]; then printf 'lab: %s\n' "$*" >&2; fi
@@ -142,9 +145,24 @@ lab_docker() {
         DOCKER_CONFIG="$LAB_DIR/docker-cli" \
         "${LAB_DOCKER_CLI:-$(_lab_docker_cli)}" -H "unix://$LAB_DOCKER_SOCK" "$@"
 }
-# Prefer the CLI that comes with docker.io (same version as the daemon); any newer CLI
-# also works, it negotiates the API version down to 1.41.
-_lab_docker_cli() { if [[ -x /usr/bin/docker ]]; then echo /usr/bin/docker; else echo docker; fi; }
+# The CLI that matches the lab's dockerd: 28's own CLI with LAB_DOCKER=28; otherwise the one
+# that comes with docker.io (any newer CLI also works, it negotiates the API down to 1.41).
+_lab_docker_cli() {
+    if [[ ${LAB_DOCKER:-20.10} == 28 ]]; then
+        echo "$_LAB_DOCKER28_DIR/usr/bin/docker"
+    elif [[ -x /usr/bin/docker ]]; then echo /usr/bin/docker; else echo docker; fi
+}
+
+# lab_network_create NAME SUBNET6 [docker network create args...]: an IPv6 bridge network
+# in the lab, e.g. `lab_network_create rt 2001:db8:30::/64 -o
+# com.docker.network.bridge.gateway_mode_ipv6=routed` (Docker >= 27; LAB_DOCKER=28).
+# Prints the network id.  Use subnets inside 2001:db8::/32: the outside routes that via
+# the host lab.
+lab_network_create() {
+    local name=${1:?lab_network_create NAME SUBNET6 [args...]} subnet=${2:?lab_network_create NAME SUBNET6 [args...]}
+    shift 2
+    lab_docker network create --ipv6 --subnet "$subnet" "$@" "$name"
+}
 
 # ---------------------------------------------------------------------------------------
 # waiting
@@ -268,13 +286,22 @@ _lab_daemon() {   # LOGFILE CMD...
 # dockerd runs under docker-init (tini) in subreaper mode: containerd-shim daemonizes, and
 # its exited shims and killed containers are reaped at once by tini instead of whatever
 # PID 1 does about orphans.  tini forwards SIGTERM to dockerd and exits with it.
+# With LAB_DOCKER=28, dockerd is sid's, with PATH: $LAB_DIR/bin28 (runc -> Debian 12's
+# /usr/sbin/runc: sid's runc needs glibc 2.38), then the cache's usr/bin (containerd 2,
+# its shim, docker-init = tini-static) and usr/sbin (docker-proxy).  It starts its own
+# containerd because /run/containerd/containerd.sock does not exist in the private /run.
 _lab_start_dockerd() {
     local i out init
+    local -a env=(env) dockerd=(dockerd)
+    if [[ ${LAB_DOCKER:-20.10} == 28 ]]; then
+        env=(env "PATH=$LAB_DIR/bin28:$_LAB_DOCKER28_DIR/usr/bin:$_LAB_DOCKER28_DIR/usr/sbin:$PATH")
+        dockerd=("$_LAB_DOCKER28_DIR/usr/sbin/dockerd")
+    fi
     rm -f "$LAB_DIR/dockerd.pid"
-    _lab_log "starting dockerd (log: $LAB_DIR/dockerd.log)"
+    _lab_log "starting ${dockerd[0]} (log: $LAB_DIR/dockerd.log)"
     init=$(_lab_daemon "$LAB_DIR/dockerd.log" nsenter --target "$LAB_HOST_PID" --net --mount -- \
-        /usr/bin/docker-init -s -- \
-        dockerd --config-file "$LAB_DIR/daemon.json" \
+        "${env[@]}" /usr/bin/docker-init -s -- \
+        "${dockerd[@]}" --config-file "$LAB_DIR/daemon.json" \
         --data-root "$LAB_DIR/docker" --exec-root /run/docker \
         --pidfile "$LAB_DIR/dockerd.pid" -H "unix://$LAB_DOCKER_SOCK")
     _LAB_DOCKER_INIT=$init
@@ -780,14 +807,24 @@ _lab_up_steps() {
     _lab_step "outside netns wired"
 
     # --- dockerd ------------------------------------------------------------------------
-    # ip6tables false is Debian's 20.10 default: Docker writes no v6 filter rules, so
-    # only ufw governs forwarded IPv6.  cgroup-parent: containers are found (and their
-    # cgroups removed) per lab.  No live-restore: containers stop with dockerd.
+    # ip6tables false (LAB_IP6TABLES=0) is Debian's 20.10 default: Docker writes no v6
+    # filter rules, so only ufw governs forwarded IPv6.  With LAB_IP6TABLES=1, 20.10 also
+    # needs experimental.  cgroup-parent: containers are found (and their cgroups
+    # removed) per lab.  No live-restore: containers stop with dockerd.
+    local ip6t=false exp=''
+    if [[ $LAB_IP6TABLES == 1 ]]; then
+        ip6t=true
+        [[ $LAB_DOCKER != 20.10 ]] || exp='
+  "experimental": true,'
+    fi
+    if [[ $LAB_DOCKER == 28 ]]; then
+        mkdir -p "$LAB_DIR/bin28" && ln -s /usr/sbin/runc "$LAB_DIR/bin28/runc" || return 1
+    fi
     cat >"$LAB_DIR/daemon.json" <<EOF || return 1
 {
   "ipv6": true,
   "fixed-cidr-v6": "$_LAB_BRIDGE6",
-  "ip6tables": false,
+  "ip6tables": $ip6t,$exp
   "storage-driver": "vfs",
   "cgroup-parent": "/dockgate-lab-$LAB_ID",
   "shutdown-timeout": 5,
@@ -796,7 +833,9 @@ _lab_up_steps() {
 EOF
     _lab_state_set "$LAB_DIR" cgroup "dockgate-lab-$LAB_ID"
     _lab_start_dockerd || return 1
-    _lab_step "dockerd up"
+    LAB_DOCKER_VERSION=$(lab_docker version -f '{{.Server.Version}}') || { _lab_err "docker version failed"; return 1; }
+    export LAB_DOCKER_VERSION
+    _lab_step "dockerd $LAB_DOCKER_VERSION up"
     _lab_wait_build || { _lab_err "building the image rootfs failed: $(cat "$LAB_DIR/rootfs.log")"; return 1; }
     if [[ -x $LAB_DIR/lab-udp ]]; then
         LAB_HAVE_UDP=1
@@ -822,9 +861,24 @@ EOF
 lab_up() {
     if [[ -n ${_LAB_ACTIVE:-} ]]; then _lab_err "a lab is already up ($LAB_DIR)"; return 1; fi
     ((EUID == 0)) || { _lab_err "the lab needs root"; return 1; }
+    # the Docker / firewall-mode axis, fixed for the life of this lab
+    LAB_DOCKER=${LAB_DOCKER:-20.10} LAB_IP6TABLES=${LAB_IP6TABLES:-0}
+    case $LAB_DOCKER in 20.10 | 28) ;; *) _lab_err "LAB_DOCKER must be 20.10 or 28, not '$LAB_DOCKER'"; return 1 ;; esac
+    case $LAB_IP6TABLES in 0 | 1) ;; *) _lab_err "LAB_IP6TABLES must be 0 or 1, not '$LAB_IP6TABLES'"; return 1 ;; esac
+    export LAB_DOCKER LAB_IP6TABLES
     local c
-    for c in unshare nsenter setsid mount dockerd containerd runc /usr/bin/docker-init ufw ip6tables ip curl tar /bin/busybox; do
-        command -v "$c" >/dev/null || { _lab_err "missing: $c"; return 1; }
+    local -a need=(unshare nsenter setsid mount runc /usr/bin/docker-init ufw ip6tables ip curl tar /bin/busybox)
+    if [[ $LAB_DOCKER == 28 ]]; then
+        need+=("$_LAB_DOCKER28_DIR"/usr/sbin/dockerd "$_LAB_DOCKER28_DIR"/usr/bin/{docker,containerd,containerd-shim-runc-v2,docker-init})
+    else
+        need+=(dockerd containerd)
+    fi
+    for c in "${need[@]}"; do
+        command -v "$c" >/dev/null || {
+            _lab_err "missing: $c"
+            [[ $c != "$_LAB_DOCKER28_DIR"* ]] || _lab_err "LAB_DOCKER=28 needs tests/lab/docker-sid.sh to have run (tests/setup.sh runs it)"
+            return 1
+        }
     done
     _lab_install_traps
     local i made=0
