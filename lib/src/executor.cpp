@@ -129,6 +129,16 @@ bool serve_request(int fd, firewall& fw, spdlog::logger& log, std::chrono::secon
     switch (parsed.request->kind) {
     case request_kind::probe: send_message(fd, format_probe_response(fw.probe())); break;
     case request_kind::list: send_rules(fd, fw); break;
+    case request_kind::kernel: {
+        boost::system::error_code ec;
+        const auto facts = fw.read_kernel(ec);
+        send_message(fd, ec ? "error " + std::to_string(ec.value()) + " error 0 cannot read the kernel's tables"
+                            : "ok kernel " + encode_kernel_facts(facts));
+        break;
+    }
+    case request_kind::host_rules:
+        send_message(fd, format_apply_response(fw.apply_host_rules(parsed.request->host_rules)));
+        break;
     case request_kind::add:
     case request_kind::remove: {
         const rule_op op{parsed.request->kind == request_kind::add ? op_kind::add : op_kind::remove,
@@ -299,6 +309,34 @@ rules_file_contents remote_firewall::read_rules(boost::system::error_code& ec) {
     contents = parse_rules_file(text);
     contents.warnings.insert(contents.warnings.begin(), warnings.begin(), warnings.end());
     return contents;
+}
+
+kernel_facts remote_firewall::read_kernel(boost::system::error_code& ec) {
+    std::vector<std::string> replies;
+    if ((ec = exchange("kernel", replies))) {
+        return {};
+    }
+    constexpr std::string_view ok = "ok kernel ";
+    if (replies.back().starts_with(ok)) {
+        if (auto facts = decode_kernel_facts(std::string_view(replies.back()).substr(ok.size()))) {
+            return *facts;
+        }
+    }
+    ec = errc::ufw_failed;
+    return {};
+}
+
+apply_result remote_firewall::apply_host_rules(const host_rules_request& request) {
+    executor_request message{request_kind::host_rules, std::nullopt};
+    message.host_rules = request;
+    std::vector<std::string> replies;
+    if (const auto ec = exchange(format_request(message), replies)) {
+        return {{ufw_outcome::error, "no answer from the privileged executor"}, ec, {}};
+    }
+    if (auto parsed = parse_apply_response(replies.back())) {
+        return *parsed;
+    }
+    return {{ufw_outcome::error, "unreadable answer from the executor"}, errc::executor_unavailable, {}};
 }
 
 apply_result remote_firewall::apply(const rule_op& op) {

@@ -78,6 +78,10 @@ std::string format_request(const executor_request& request) {
     case request_kind::list: return "list";
     case request_kind::probe: return "probe";
     case request_kind::batch: return "batch " + std::to_string(request.batch_size);
+    case request_kind::kernel: return "kernel";
+    case request_kind::host_rules:
+        return std::string("hostrules ") + (request.host_rules.bridge_rules ? "1 " : "0 ") +
+               (request.host_rules.egress ? "1 " : "0 ") + (request.host_rules.guard ? "1" : "0");
     case request_kind::add:
     case request_kind::remove: break;
     }
@@ -101,6 +105,22 @@ request_parse parse_request(std::string_view message) {
     }
     if (message == "probe") {
         return {executor_request{request_kind::probe, std::nullopt}, {}};
+    }
+    if (message == "kernel") {
+        return {executor_request{request_kind::kernel, std::nullopt}, {}};
+    }
+    if (message.starts_with("hostrules ")) {
+        const auto f = split_spaces(message, 4);
+        auto flag = [](std::string_view v) { return v == "1"; };
+        const bool valid = f.size() == 4 && std::all_of(f.begin() + 1, f.end(), [](std::string_view v) {
+                               return v == "0" || v == "1";
+                           });
+        if (!valid) {
+            return refuse("hostrules takes three flags, each 0 or 1");
+        }
+        executor_request request{request_kind::host_rules, std::nullopt};
+        request.host_rules = {flag(f[1]), flag(f[2]), flag(f[3])};
+        return {request, {}};
     }
     if (message.starts_with("batch ")) {
         const auto count = message.substr(6);

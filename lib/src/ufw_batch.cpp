@@ -3,6 +3,7 @@
 #include "dockgate/firewall.hpp"
 #include "dockgate/process.hpp"
 #include "dockgate/rules_document.hpp"
+#include "ufw_files.hpp"
 
 #include <spdlog/logger.h>
 
@@ -23,131 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using clock = std::chrono::steady_clock;
 
-const std::vector<std::string> tool_env{"LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
-constexpr std::string_view temp_prefix = ".user6.rules.dockgate-";
 constexpr int verification_niceness = 10;
-
-std::string errno_text(const std::string& what) {
-    return what + ": " + std::strerror(errno);
-}
-
-/// ufw's own lock: ufw takes /run/ufw.lock with lockf(LOCK_EX), a POSIX write lock on the whole
-/// file, for every command but --dry-run. Holding it keeps ufw runs out while we edit.
-class ufw_lock {
-  public:
-    ufw_lock(const std::string& path, std::chrono::milliseconds deadline) {
-        fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        if (fd_ < 0) {
-            error_ = errno_text("cannot open " + path);
-            return;
-        }
-        const auto give_up = clock::now() + deadline;
-        for (;;) {
-            struct flock whole_file {};
-            whole_file.l_type = F_WRLCK;
-            whole_file.l_whence = SEEK_SET;
-            if (::fcntl(fd_, F_SETLK, &whole_file) == 0) {
-                held_ = true;
-                return;
-            }
-            if ((errno != EAGAIN && errno != EACCES) || clock::now() >= give_up) {
-                error_ = errno == EAGAIN || errno == EACCES
-                             ? "another ufw run held " + path + " for more than " +
-                                   std::to_string(deadline.count()) + " ms"
-                             : errno_text("cannot lock " + path);
-                return;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        }
-    }
-    ufw_lock(const ufw_lock&) = delete;
-    ufw_lock& operator=(const ufw_lock&) = delete;
-    ~ufw_lock() {
-        if (fd_ >= 0) {
-            ::close(fd_); // closing releases the lock
-        }
-    }
-    [[nodiscard]] bool held() const { return held_; }
-    [[nodiscard]] const std::string& error() const { return error_; }
-
-  private:
-    int fd_ = -1;
-    bool held_ = false;
-    std::string error_;
-};
-
-std::optional<std::string> read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        return std::nullopt;
-    }
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-bool write_all(int fd, std::string_view text) {
-    while (!text.empty()) {
-        const auto n = ::write(fd, text.data(), text.size());
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        text.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-}
-
-/// Writes `text` to a new file beside `target` with the target's mode and owner, synced.
-/// Returns its path, or nullopt with `error` set and nothing left behind.
-std::optional<std::string> write_beside(const std::string& target, std::string_view text,
-                                        std::string& error) {
-    struct stat original {};
-    if (::stat(target.c_str(), &original) != 0) {
-        error = errno_text("cannot stat " + target);
-        return std::nullopt;
-    }
-    std::string path = fs::path(target).parent_path() / (std::string(temp_prefix) + "XXXXXX");
-    const int fd = ::mkostemp(path.data(), O_CLOEXEC);
-    if (fd < 0) {
-        error = errno_text("cannot write in " + fs::path(target).parent_path().string());
-        return std::nullopt;
-    }
-    // The executor keeps no CAP_CHOWN: ownership is only set when it differs (root:root, as ufw
-    // installs the file, needs nothing), and a failure to match it is an error, not a change.
-    struct stat created {};
-    const bool same_owner = ::fstat(fd, &created) == 0 && created.st_uid == original.st_uid &&
-                            created.st_gid == original.st_gid;
-    const bool ok = write_all(fd, text) && ::fchmod(fd, original.st_mode & 07777) == 0 &&
-                    (same_owner || ::fchown(fd, original.st_uid, original.st_gid) == 0) &&
-                    ::fsync(fd) == 0;
-    if (!ok) {
-        error = errno_text("cannot write " + path);
-    }
-    if (::close(fd) != 0 && ok) {
-        error = errno_text("cannot write " + path);
-    }
-    if (!error.empty()) {
-        ::unlink(path.c_str());
-        return std::nullopt;
-    }
-    return path;
-}
-
-void sync_directory(const std::string& dir) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        ::fsync(fd);
-        ::close(fd);
-    }
-}
-
-std::string first_line(std::string_view text) {
-    const auto end = text.find('\n');
-    return std::string(text.substr(0, end == std::string_view::npos ? text.size() : end));
-}
 
 /// One sample per rule shape dockgate emits, in documentation addresses that no real rule uses.
 std::vector<rule_op> sample_ops(bool all_shapes) {

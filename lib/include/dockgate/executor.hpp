@@ -34,6 +34,8 @@ class remote_firewall final : public firewall {
     firewall_state probe() override;
     rules_file_contents read_rules(boost::system::error_code& ec) override;
     apply_result apply(const rule_op& op) override;
+    kernel_facts read_kernel(boost::system::error_code& ec) override;
+    apply_result apply_host_rules(const host_rules_request& request) override;
     /// Sends the operations as `batch N` requests; answers arrive one per operation.
     void apply_batch(const std::vector<rule_op>& ops, const batch_progress& progress) override;
 

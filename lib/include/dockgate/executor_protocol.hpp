@@ -18,12 +18,15 @@ inline constexpr std::size_t max_request_bytes = 512;
 inline constexpr std::size_t max_batch_ops = 256;
 
 /// `batch N` announces N add/delete messages that follow it and are applied together.
-enum class request_kind { add, remove, list, probe, batch };
+/// `kernel` reads the kernel's IPv6 tables (kernel_facts); `hostrules B E G` sets dockgate's
+/// host rules (bridge rules, egress, guard; 0 or 1 each).
+enum class request_kind { add, remove, list, probe, batch, kernel, host_rules };
 
 struct executor_request {
     request_kind kind = request_kind::probe;
     std::optional<owned_rule> target; ///< for add and remove
     std::size_t batch_size = 0;       ///< for batch: 1..max_batch_ops
+    host_rules_request host_rules{};  ///< for host_rules
 };
 
 struct request_parse {

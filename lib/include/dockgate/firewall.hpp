@@ -1,6 +1,8 @@
 // The firewall port: what the reconciler needs from ufw, and the ufw CLI adapter behind it.
 #pragma once
 
+#include "dockgate/docker_setup.hpp"
+#include "dockgate/error.hpp"
 #include "dockgate/plan.hpp"
 #include "dockgate/rules_file.hpp"
 #include "dockgate/ufw_output.hpp"
@@ -37,6 +39,14 @@ struct firewall_state {
     write_path path = write_path::per_rule;
 };
 
+/// dockgate's own host rules (docker_setup.hpp): kept in ufw's after6.rules and the kernel.
+struct host_rules_request {
+    bool bridge_rules = false; ///< traffic within one Docker bridge, and egress when `egress`
+    bool egress = true;
+    bool guard = false; ///< the DOCKER-USER guard
+    friend bool operator==(const host_rules_request&, const host_rules_request&) = default;
+};
+
 struct apply_result {
     ufw_verdict verdict;
     boost::system::error_code ec; ///< set when the change cannot be confirmed
@@ -55,6 +65,15 @@ class firewall {
     /// All tuples of the rules files (both families when IPv4 is managed).
     virtual rules_file_contents read_rules(boost::system::error_code& ec) = 0;
     virtual apply_result apply(const rule_op& op) = 0;
+    /// What the kernel's IPv6 tables say about Docker and dockgate's host rules.
+    virtual kernel_facts read_kernel(boost::system::error_code& ec) {
+        ec = errc::ufw_failed;
+        return {};
+    }
+    /// Makes after6.rules and the kernel hold exactly the host rules `request` asks for.
+    virtual apply_result apply_host_rules(const host_rules_request& /*request*/) {
+        return {{ufw_outcome::error, "host rules are not supported here"}, errc::ufw_failed, {}};
+    }
     /// Called with each operation's index and result, in order; returning false stops the batch.
     using batch_progress = std::function<bool(std::size_t, const apply_result&)>;
     /// Applies `ops` in order. The default runs apply() for each.
@@ -76,6 +95,8 @@ struct ufw_settings {
     /// Batched path: edit user6.rules under ufw's lock and load it with one ip6tables-restore -n.
     bool batch = true;
     std::string ip6tables_restore = "/usr/sbin/ip6tables-restore";
+    std::string ip6tables_save = "/usr/sbin/ip6tables-save";
+    std::string nft = "/usr/sbin/nft"; ///< only asked whether Docker 29's table exists
     std::string lock_file = "/run/ufw.lock";
     /// Where the dry-run verification makes its private (0700) scratch directories.
     std::string state_dir = "/run/dockgate";
@@ -99,6 +120,8 @@ class ufw_firewall final : public firewall {
     rules_file_contents read_rules(boost::system::error_code& ec) override;
     apply_result apply(const rule_op& op) override;
     void apply_batch(const std::vector<rule_op>& ops, const batch_progress& progress) override;
+    kernel_facts read_kernel(boost::system::error_code& ec) override;
+    apply_result apply_host_rules(const host_rules_request& request) override;
 
   private:
     struct batch_outcome {

@@ -1,0 +1,131 @@
+// Small file and lock helpers for the paths that edit ufw's files under ufw's own lock.
+#include "ufw_files.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+namespace dockgate {
+namespace {
+namespace fs = std::filesystem;
+using clock = std::chrono::steady_clock;
+} // namespace
+
+const std::vector<std::string> tool_env{"LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+
+std::string errno_text(const std::string& what) {
+    return what + ": " + std::strerror(errno);
+}
+
+ufw_lock::ufw_lock(const std::string& path, std::chrono::milliseconds deadline) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+        error_ = errno_text("cannot open " + path);
+        return;
+    }
+    const auto give_up = clock::now() + deadline;
+    for (;;) {
+        struct flock whole_file {};
+        whole_file.l_type = F_WRLCK;
+        whole_file.l_whence = SEEK_SET;
+        if (::fcntl(fd_, F_SETLK, &whole_file) == 0) {
+            held_ = true;
+            return;
+        }
+        if ((errno != EAGAIN && errno != EACCES) || clock::now() >= give_up) {
+            error_ = errno == EAGAIN || errno == EACCES
+                         ? "another ufw run held " + path + " for more than " +
+                               std::to_string(deadline.count()) + " ms"
+                         : errno_text("cannot lock " + path);
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+}
+
+ufw_lock::~ufw_lock() {
+    if (fd_ >= 0) {
+        ::close(fd_); // closing releases the lock
+    }
+}
+
+std::optional<std::string> read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        return std::nullopt;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+bool write_all(int fd, std::string_view text) {
+    while (!text.empty()) {
+        const auto n = ::write(fd, text.data(), text.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        text.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+/// Writes `text` to a new file beside `target` with the target's mode and owner, synced.
+/// Returns its path, or nullopt with `error` set and nothing left behind.
+std::optional<std::string> write_beside(const std::string& target, std::string_view text,
+                                        std::string& error) {
+    struct stat original {};
+    if (::stat(target.c_str(), &original) != 0) {
+        error = errno_text("cannot stat " + target);
+        return std::nullopt;
+    }
+    std::string path = fs::path(target).parent_path() / (std::string(temp_prefix) + "XXXXXX");
+    const int fd = ::mkostemp(path.data(), O_CLOEXEC);
+    if (fd < 0) {
+        error = errno_text("cannot write in " + fs::path(target).parent_path().string());
+        return std::nullopt;
+    }
+    // The executor keeps no CAP_CHOWN: ownership is only set when it differs (root:root, as ufw
+    // installs the file, needs nothing), and a failure to match it is an error, not a change.
+    struct stat created {};
+    const bool same_owner = ::fstat(fd, &created) == 0 && created.st_uid == original.st_uid &&
+                            created.st_gid == original.st_gid;
+    const bool ok = write_all(fd, text) && ::fchmod(fd, original.st_mode & 07777) == 0 &&
+                    (same_owner || ::fchown(fd, original.st_uid, original.st_gid) == 0) &&
+                    ::fsync(fd) == 0;
+    if (!ok) {
+        error = errno_text("cannot write " + path);
+    }
+    if (::close(fd) != 0 && ok) {
+        error = errno_text("cannot write " + path);
+    }
+    if (!error.empty()) {
+        ::unlink(path.c_str());
+        return std::nullopt;
+    }
+    return path;
+}
+
+void sync_directory(const std::string& dir) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        ::fsync(fd);
+        ::close(fd);
+    }
+}
+
+std::string first_line(std::string_view text) {
+    const auto end = text.find('\n');
+    return std::string(text.substr(0, end == std::string_view::npos ? text.size() : end));
+}
+
+} // namespace dockgate

@@ -1,0 +1,48 @@
+// Small file and lock helpers for the paths that edit ufw's files under ufw's own lock.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dockgate {
+
+/// Environment of every iptables/ufw tool run: no locale, a fixed PATH.
+extern const std::vector<std::string> tool_env;
+/// Scratch files beside a rules file start with this; leftovers are removed at start-up.
+inline constexpr std::string_view temp_prefix = ".user6.rules.dockgate-";
+
+/// "what: strerror(errno)".
+std::string errno_text(const std::string& what);
+
+/// ufw's own lock: ufw takes /run/ufw.lock with lockf(LOCK_EX), a POSIX write lock on the whole
+/// file, for every command but --dry-run. Holding it keeps ufw runs out while we edit.
+class ufw_lock {
+  public:
+    ufw_lock(const std::string& path, std::chrono::milliseconds deadline);
+    ufw_lock(const ufw_lock&) = delete;
+    ufw_lock& operator=(const ufw_lock&) = delete;
+    ~ufw_lock();
+    [[nodiscard]] bool held() const { return held_; }
+    [[nodiscard]] const std::string& error() const { return error_; }
+
+  private:
+    int fd_ = -1;
+    bool held_ = false;
+    std::string error_;
+};
+
+std::optional<std::string> read_text(const std::string& path);
+
+/// Writes `text` to a new file beside `target` with the target's mode and owner, synced.
+/// Returns its path, or nullopt with `error` set and nothing left behind.
+std::optional<std::string> write_beside(const std::string& target, std::string_view text,
+                                        std::string& error);
+
+void sync_directory(const std::string& dir);
+
+std::string first_line(std::string_view text);
+
+} // namespace dockgate
