@@ -72,6 +72,78 @@ std::string socket_path_of(const std::string& docker_host) {
     return docker_host.substr(scheme.size());
 }
 
+/// --explain's report on one container, once Docker's setup has been read (or not).
+evaluation print_explanation(const container_info& info_ref, const policy& pol, firewall& fw,
+                             const std::optional<docker_setup_reading>& setup,
+                             const std::string& setup_why) {
+    const auto* info = &info_ref;
+    boost::system::error_code ec;
+    const auto actual = fw.read_rules(ec);
+    // What Docker does to the container's traffic, as the daemon assesses it.
+    boost::system::error_code kernel_ec;
+    const auto kernel = fw.read_kernel(kernel_ec);
+    std::optional<host_posture> posture;
+    if (setup && !kernel_ec) {
+        posture = assess_host(setup->engine, setup->networks, kernel,
+                              pol.docker_user_guard ? guard_setting::automatic : guard_setting::off,
+                              pol.egress);
+    }
+    const bool forwarded = posture && posture->mode != docker_ip6_mode::off;
+    const auto result = evaluate(*info, pol, forwarded ? publish_target::container_port
+                                                       : publish_target::host_port);
+    std::cout << "  rules (" << (info->running ? result.rules.size() : 0U) << "):\n";
+    for (const auto& wanted : result.rules) {
+        const auto tuple = wanted.what.tuple();
+        const auto found = std::find_if(actual.entries.begin(), actual.entries.end(),
+                                        [&](const auto& e) { return e.tuple == tuple; });
+        const char* state = ec                            ? "ufw rules unreadable"
+                            : found == actual.entries.end() ? "not in ufw yet"
+                            : found->owner              ? "in ufw"
+                                                        : "allowed by an admin rule";
+        std::cout << "    " << wanted.what.describe() << "  [" << state << "]\n";
+        if (posture && wanted.what.kind == rule_kind::route) {
+            const auto address = wanted.what.destination.to_string();
+            const auto on = std::find_if(info->networks.begin(), info->networks.end(),
+                                         [&](const auto& n) { return n.global_ipv6 == address; });
+            const bool published = std::any_of(
+                info->published.begin(), info->published.end(), [&](const auto& b) {
+                    return b.proto == to_string(wanted.what.proto) &&
+                           wanted.what.port.first <= b.container_port &&
+                           b.container_port <= wanted.what.port.last;
+                });
+            const auto verdict = assess_route(*posture, kernel,
+                                              on == info->networks.end() ? "" : on->network,
+                                              address, published);
+            std::cout << "      traffic: " << to_string(verdict.state);
+            if (verdict.state == rule_state::dead) {
+                std::cout << ": " << verdict.why << "\n      fix: " << verdict.fix;
+            }
+            std::cout << '\n';
+        }
+    }
+    if (info->running && result.rules.empty() && result.rejected.empty()) {
+        const bool labelled = std::any_of(info->labels.begin(), info->labels.end(), [&](const auto& l) {
+            return l.first.starts_with(pol.label_prefix);
+        });
+        std::cout << "  why no rule: "
+                  << (labelled ? "no address of the container qualifies: it needs a global IPv6 "
+                                 "address on a network that fw.networks and the policy's "
+                                 "\"networks\" allow, within the policy's \"prefixes\""
+                               : "no " + pol.label_prefix + "* label")
+                  << '\n';
+    }
+    if (!posture) {
+        std::cout << "  Docker's setup: not known ("
+                  << (setup ? "cannot read the kernel's IPv6 tables" : setup_why) << ")\n";
+    } else {
+        std::cout << "  Docker's setup:\n";
+        for (const auto& line : posture->summary()) {
+            std::cout << "    " << line << '\n';
+        }
+    }
+    return result;
+}
+
 /// --explain: what rules a container gets under the policy and why, and what ufw holds now.
 asio::awaitable<int> explain(docker_client& docker, std::string container, const policy& pol,
                              firewall& fw) {
@@ -99,20 +171,9 @@ asio::awaitable<int> explain(docker_client& docker, std::string container, const
                   << (net.global_ipv6.empty() ? "no global IPv6 address" : net.global_ipv6)
                   << '\n';
     }
-    boost::system::error_code ec;
-    const auto actual = fw.read_rules(ec);
-    const auto result = evaluate(*info, pol);
-    std::cout << "  rules (" << (info->running ? result.rules.size() : 0U) << "):\n";
-    for (const auto& wanted : result.rules) {
-        const auto tuple = wanted.what.tuple();
-        const auto found = std::find_if(actual.entries.begin(), actual.entries.end(),
-                                        [&](const auto& e) { return e.tuple == tuple; });
-        const char* state = ec                            ? "ufw rules unreadable"
-                            : found == actual.entries.end() ? "not in ufw yet"
-                            : found->owner              ? "in ufw"
-                                                        : "allowed by an admin rule";
-        std::cout << "    " << wanted.what.describe() << "  [" << state << "]\n";
-    }
+    std::string setup_why;
+    const auto setup = co_await read_docker_setup(docker, &setup_why);
+    const auto result = print_explanation(*info, pol, fw, setup, setup_why);
     if (!result.rejected.empty()) {
         std::cout << "  rejected:\n";
         for (const auto& r : result.rejected) {

@@ -79,6 +79,7 @@ void controller::stop() {
 
 void controller::replace_policy(policy pol) {
     policy_ = std::move(pol);
+    setup_stale_ = true; // egress and the guard are the policy's
     for (const auto& [id, info] : containers_) {
         note_container(info, "policy reloaded");
     }
@@ -143,6 +144,9 @@ void controller::handle_line(std::string_view line) {
             mark_dirty();
         }
         return;
+    }
+    if (event.kind == event_kind::network_change) {
+        setup_stale_ = true; // a new network, or one whose settings matter, may be involved
     }
     to_inspect_.insert(event.container_id);
     mark_dirty();
@@ -285,6 +289,7 @@ asio::awaitable<error_code> controller::take_snapshot() {
     containers_ = std::move(fresh);
     to_inspect_.clear();
     snapshot_valid_ = true;
+    setup_stale_ = true;
     log_->info("Docker snapshot: {} running container(s)", containers_.size());
     mark_dirty();
     co_return error_code{};
@@ -345,10 +350,180 @@ asio::awaitable<void> controller::refresh_changed_containers() {
 std::vector<owned_rule> controller::desired_rules() {
     std::vector<owned_rule> desired;
     for (const auto& [id, info] : containers_) {
-        auto result = evaluate(info, policy_);
+        auto result = evaluate(info, policy_, publish_mode());
         std::move(result.rules.begin(), result.rules.end(), std::back_inserter(desired));
     }
     return desired;
+}
+
+publish_target controller::publish_mode() const {
+    // With Docker's ip6tables on, a published port reaches the container by DNAT through
+    // FORWARD, where the container port's route rule decides; otherwise docker-proxy answers
+    // on the host, where an IN rule for the host port does.
+    return posture_.mode == docker_ip6_mode::iptables || posture_.mode == docker_ip6_mode::nftables
+               ? publish_target::container_port
+               : publish_target::host_port;
+}
+
+asio::awaitable<void> controller::refresh_docker_setup() {
+    setup_stale_ = false;
+    std::string why;
+    const auto reading = co_await read_docker_setup(docker_, &why);
+    if (!reading) {
+        log_->warn("cannot read Docker's setup ({}); rules are written but whether Docker lets "
+                   "their traffic reach ufw is not known",
+                   why);
+        co_return;
+    }
+    for (const auto& warning : reading->warnings) {
+        log_->warn("Docker's setup: {}", warning);
+    }
+    error_code ec;
+    auto read_kernel_work = [this, &ec] { return firewall_.read_kernel(ec); };
+    auto kernel = co_await off_loop(std::move(read_kernel_work));
+    if (ec) {
+        log_->warn("cannot read the kernel's IPv6 tables ({}); whether Docker's rules come before "
+                   "ufw's is not known",
+                   ec.message());
+        co_return;
+    }
+    engine_ = reading->engine;
+    kernel_ = std::move(kernel);
+    posture_ = assess_host(*engine_, reading->networks, kernel_,
+                           policy_.docker_user_guard ? guard_setting::automatic : guard_setting::off,
+                           policy_.egress);
+    auto summary = posture_.summary();
+    if (summary != reported_posture_) {
+        log_->info("Docker {} ({} backend), IPv6 filtering by Docker: {}", engine_->version,
+                   engine_->nftables() ? "nftables" : "iptables", to_string(posture_.mode));
+        for (const auto& line : summary) {
+            const bool bad = line.find("NOT") != std::string::npos ||
+                             line.find("OPEN") != std::string::npos ||
+                             line.find("cannot") != std::string::npos;
+            const log_scope fields({{"POSTURE", line}});
+            if (bad) {
+                log_->warn("{}", line);
+            } else {
+                log_->info("{}", line);
+            }
+        }
+        reported_posture_ = std::move(summary);
+    }
+}
+
+asio::awaitable<bool> controller::ensure_host_rules() {
+    if (!engine_ || settings_.dry_run) {
+        co_return true;
+    }
+    const host_rules_request want{posture_.bridge_rules_wanted, posture_.egress,
+                                  posture_.guard_wanted};
+    const bool kernel_matches = !kernel_.ufw_chains || (kernel_.bridge_rules == want.bridge_rules &&
+                                                        kernel_.guard == want.guard);
+    if (host_rules_written_ == want && kernel_matches) {
+        co_return true;
+    }
+    auto work = [this, want] { return firewall_.apply_host_rules(want); };
+    const auto result = co_await off_loop(std::move(work));
+    if (result.ec) {
+        ++stats_.failures;
+        log_->error("cannot write dockgate's host rules to ufw's after6.rules: {} ({})",
+                    result.ec.message(), result.verdict.detail);
+        co_return false;
+    }
+    host_rules_written_ = want;
+    if (kernel_.ufw_chains) {
+        kernel_.bridge_rules = want.bridge_rules;
+        kernel_.guard = want.guard;
+    }
+    if (result.verdict.outcome != ufw_outcome::already_present) {
+        log_->info("host rules in ufw's after6.rules: bridge traffic{} {}, DOCKER-USER guard {}",
+                   want.egress ? " and egress" : "", want.bridge_rules ? "allowed" : "left to Docker",
+                   want.guard ? "on" : "off");
+    }
+    co_return true;
+}
+
+void controller::assess_rules() {
+    std::map<std::string, std::string> states;
+    assessments_.clear();
+    stats_.rules_effective = 0;
+    stats_.rules_dead = 0;
+    stats_.published_open_past_ufw = 0;
+    for (const auto& [id, info] : containers_) {
+        const auto result = evaluate(info, policy_, publish_mode());
+        auto& rows = assessments_[id];
+        const log_scope container_fields({{"CONTAINER_ID", info.id}, {"CONTAINER_NAME", info.name}});
+        for (const auto& wanted : result.rules) {
+            const auto& r = wanted.what;
+            if (r.kind != rule_kind::route) {
+                continue;
+            }
+            const auto address = r.destination.to_string();
+            const auto on = std::find_if(info.networks.begin(), info.networks.end(),
+                                         [&](const auto& n) { return n.global_ipv6 == address; });
+            const bool published =
+                std::any_of(info.published.begin(), info.published.end(), [&](const auto& b) {
+                    return b.proto == to_string(r.proto) && r.port.first <= b.container_port &&
+                           b.container_port <= r.port.last;
+                });
+            const auto verdict =
+                assess_route(posture_, kernel_, on == info.networks.end() ? "" : on->network,
+                             address, published);
+            rows.push_back({r.describe(), to_string(verdict.state), verdict.why, verdict.fix});
+            stats_.rules_effective += verdict.state == rule_state::effective ? 1U : 0U;
+            stats_.rules_dead += verdict.state == rule_state::dead ? 1U : 0U;
+            const auto key = info.id + " " + r.tuple();
+            states[key] = to_string(verdict.state);
+            const auto before = reported_states_.find(key);
+            if (before != reported_states_.end() && before->second == states[key]) {
+                continue;
+            }
+            const log_scope rule_fields({{"RULE", r.describe()}, {"STATE", states[key]}});
+            if (verdict.state == rule_state::dead) {
+                log_->warn("container {}: {} does NOT open it: {}; fix: {}", info.name,
+                           r.describe(), verdict.why, verdict.fix);
+            } else if (before != reported_states_.end() && before->second == "dead") {
+                log_->info("container {}: {} now opens it", info.name, r.describe());
+            }
+        }
+        // Published ports that Docker accepts before ufw, unless a rule of this container's
+        // asks for that port anyway.
+        for (const auto& b : info.published) {
+            bool bypass = false;
+            std::string why;
+            std::string fix;
+            for (const auto& n : info.networks) {
+                if (const auto* net = posture_.find(n.network); net && net->published_bypass) {
+                    bypass = true;
+                    why = net->why;
+                    fix = net->fix;
+                }
+            }
+            const bool asked = std::any_of(result.rules.begin(), result.rules.end(), [&](const auto& w) {
+                return w.what.kind == rule_kind::route && to_string(w.what.proto) == b.proto &&
+                       w.what.port.first <= b.container_port && b.container_port <= w.what.port.last;
+            });
+            if (!bypass || asked) {
+                continue;
+            }
+            ++stats_.published_open_past_ufw;
+            const auto port = std::to_string(b.host_port) + "->" + std::to_string(b.container_port) +
+                              "/" + b.proto;
+            rows.push_back({"published port " + port, "open past ufw", why, fix});
+            const auto key = info.id + " publish " + port;
+            states[key] = "bypass";
+            if (!reported_states_.contains(key)) {
+                const log_scope fields({{"PORT", port}, {"STATE", "bypass"}});
+                log_->warn("container {}: published port {} is OPEN to everyone past ufw, with no "
+                           "label asking for it: {}; fix: {}",
+                           info.name, port, why, fix);
+            }
+        }
+        if (rows.empty()) {
+            assessments_.erase(id);
+        }
+    }
+    reported_states_ = std::move(states);
 }
 
 asio::awaitable<void> controller::reconcile_loop() {
@@ -359,6 +534,7 @@ asio::awaitable<void> controller::reconcile_loop() {
         if (settings_.drift_interval.count() > 0 && now >= next_drift_check_) {
             next_drift_check_ = now + settings_.drift_interval;
             drift_check = true;
+            setup_stale_ = true; // also catches `ufw reload` or a dockerd restart changing it
             if (settings_.health_interval.count() == 0) {
                 asio::co_spawn(ioc_, ping_docker(), asio::detached);
             }
@@ -422,6 +598,10 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
         log_->warn("ufw is inactive: dockgate's rules are recorded but not enforced until "
                    "`ufw enable`");
     }
+    if (setup_stale_) {
+        co_await refresh_docker_setup();
+    }
+    const bool host_rules_ok = co_await ensure_host_rules();
     auto desired = desired_rules();
     error_code read_ec;
     // Lambdas are named before co_await: GCC 12 destroys temporaries in a co_await
@@ -542,6 +722,10 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     if (stopping_) {
         co_return;
     }
+    if (engine_) {
+        assess_rules();
+    }
+    failed = failed || !host_rules_ok;
     stats_.owned_rules = owned;
     failed_ops_ = std::move(round_failures);
     if (answered > 0 && settings_.recheck_after_write.count() > 0) {
@@ -580,8 +764,9 @@ nlohmann::json controller::status() const {
     using json = nlohmann::json;
     json containers = json::array();
     for (const auto& [id, info] : containers_) {
-        const auto result = evaluate(info, policy_);
-        if (!result.wants_anything()) {
+        const auto result = evaluate(info, policy_, publish_mode());
+        const auto assessed = assessments_.find(id);
+        if (!result.wants_anything() && assessed == assessments_.end()) {
             continue;
         }
         json rules = json::array();
@@ -592,9 +777,16 @@ nlohmann::json controller::status() const {
         for (const auto& r : result.rejected) {
             rejected.push_back({{"label", r.label}, {"value", r.value}, {"reason", r.reason}});
         }
+        json states = json::array();
+        if (assessed != assessments_.end()) {
+            for (const auto& a : assessed->second) {
+                states.push_back({{"rule", a.rule}, {"state", a.state}, {"why", a.why}, {"fix", a.fix}});
+            }
+        }
         containers.push_back({{"id", id.substr(0, 12)},
                               {"name", info.name},
                               {"rules", rules},
+                              {"rule_states", states},
                               {"rejected", rejected}});
     }
     json failed = json::array();
@@ -621,6 +813,7 @@ nlohmann::json controller::status() const {
             {"last_sync_unix", last_sync},
             {"dry_run", settings_.dry_run},
             {"ufw_write_path", to_string(write_path_)},
+            {"docker_setup", setup_status()},
             {"containers", containers},
             {"owned_rules", stats_.owned_rules},
             {"pending_operations", pending_ops_},
@@ -632,6 +825,22 @@ nlohmann::json controller::status() const {
               {"rules_removed", stats_.rules_removed},
               {"failures", stats_.failures},
               {"drift_corrections", stats_.drift_corrections}}}};
+}
+
+nlohmann::json controller::setup_status() const {
+    if (!engine_) {
+        return nullptr;
+    }
+    return {{"engine", engine_->version},
+            {"firewall_backend", engine_->nftables() ? "nftables" : "iptables"},
+            {"docker_ip6_filtering", to_string(posture_.mode)},
+            {"docker_user_guard", posture_.guard_wanted},
+            {"bridge_rules", posture_.bridge_rules_wanted},
+            {"egress", posture_.egress},
+            {"rules_effective", stats_.rules_effective},
+            {"rules_dead", stats_.rules_dead},
+            {"published_open_past_ufw", stats_.published_open_past_ufw},
+            {"summary", posture_.summary()}};
 }
 
 } // namespace dockgate
@@ -659,6 +868,13 @@ std::string render_metrics(const controller_stats& stats, bool docker_connected)
            std::to_string(stats.drift_corrections));
     metric("dockgate_owned_rules", "gauge", "ufw rules carrying a dockgate tag.",
            std::to_string(stats.owned_rules));
+    out += "# HELP dockgate_rules Route rules wanted by running containers, by what Docker does "
+           "to their traffic (dead: Docker drops it before ufw).\n# TYPE dockgate_rules gauge\n"
+           "dockgate_rules{state=\"effective\"} " + std::to_string(stats.rules_effective) +
+           "\ndockgate_rules{state=\"dead\"} " + std::to_string(stats.rules_dead) + "\n";
+    metric("dockgate_published_ports_open_past_ufw", "gauge",
+           "Published container ports Docker accepts before ufw with no label asking for them.",
+           std::to_string(stats.published_open_past_ufw));
     metric("dockgate_docker_connected", "gauge", "1 while the Docker event stream is followed.",
            docker_connected ? "1" : "0");
     if (stats.last_sync) {

@@ -4,6 +4,8 @@
 #include "dockgate/error.hpp"
 #include "dockgate/version.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <charconv>
 
 namespace dockgate {
@@ -202,6 +204,33 @@ void event_stream::close() {
     error_code ignored;
     stream_.socket().shutdown(local_stream::socket::shutdown_both, ignored);
     stream_.close();
+}
+
+asio::awaitable<std::optional<docker_setup_reading>> read_docker_setup(docker_client& docker,
+                                                                       std::string* why) {
+    const auto version = co_await docker.get(docker.versioned("/version"));
+    const auto info = co_await docker.get(docker.versioned("/info"));
+    const auto networks = co_await docker.get(docker.versioned("/networks"));
+    for (const auto* reply : {&version, &networks}) {
+        if (reply->ec) {
+            *why = std::string(reply == &version ? "GET /version" : "GET /networks") + ": " +
+                   reply->ec.message();
+            co_return std::nullopt;
+        }
+    }
+    const auto info_json = info.ec ? nlohmann::json() : nlohmann::json::parse(info.body, nullptr, false);
+    auto engine = decode_engine(nlohmann::json::parse(version.body, nullptr, false),
+                                info_json.is_object() ? &info_json : nullptr, why);
+    if (!engine) {
+        co_return std::nullopt;
+    }
+    docker_setup_reading reading{*engine, {}, {}};
+    if (info.ec) {
+        reading.warnings.push_back("GET /info: " + info.ec.message() + " (firewall backend taken as iptables)");
+    }
+    reading.networks = decode_networks(nlohmann::json::parse(networks.body, nullptr, false),
+                                       &reading.warnings);
+    co_return reading;
 }
 
 } // namespace dockgate

@@ -50,7 +50,8 @@ struct grant {
 
 class evaluator {
   public:
-    evaluator(const container_info& c, const policy& p) : container_(c), pol_(p) {}
+    evaluator(const container_info& c, const policy& p, publish_target t)
+        : container_(c), pol_(p), publish_(t) {}
 
     evaluation run() {
         const auto tag = owner_tag::from_container(container_.id, container_.name);
@@ -85,7 +86,7 @@ class evaluator {
                 }
             }
         }
-        read_publish(sources);
+        read_publish(sources, destinations);
         return std::move(result_);
     }
 
@@ -252,7 +253,8 @@ class evaluator {
         return out;
     }
 
-    void read_publish(const std::vector<ip_prefix>& sources) {
+    void read_publish(const std::vector<ip_prefix>& sources,
+                      const std::vector<ip_prefix>& destinations) {
         const auto* text = label("publish");
         if (text == nullptr) {
             return;
@@ -308,6 +310,27 @@ class evaluator {
                 reject("publish", spec.to_string(), *refusal);
                 continue;
             }
+            if (publish_ == publish_target::container_port) {
+                // Docker forwards the host port to the container port (DNAT): the container
+                // port's route rule is what lets it in.
+                for (const auto& dst : destinations) {
+                    for (const auto& src : sources) {
+                        if (!dst.v6 || (!src.v6 && !src.is_any())) {
+                            continue;
+                        }
+                        rule r;
+                        r.kind = rule_kind::route;
+                        r.action = limit_ ? rule_action::limit : rule_action::allow;
+                        r.log = log_;
+                        r.proto = *proto;
+                        r.port = {b.container_port, b.container_port};
+                        r.destination = dst;
+                        r.source = src.is_any() ? any_of(true) : src;
+                        add(r, "publish");
+                    }
+                }
+                continue;
+            }
             // The same sources as fw.allow: a published port is not a way around fw.allow.from.
             for (const auto& src : sources) {
                 if (!src.v6) {
@@ -353,6 +376,7 @@ class evaluator {
 
     const container_info& container_;
     const policy& pol_;
+    publish_target publish_;
     evaluation result_;
     owner_tag tag_;
     bool limit_ = false;
@@ -373,8 +397,8 @@ std::string printable(std::string_view text) {
     return out;
 }
 
-evaluation evaluate(const container_info& container, const policy& pol) {
-    return evaluator(container, pol).run();
+evaluation evaluate(const container_info& container, const policy& pol, publish_target publish) {
+    return evaluator(container, pol, publish).run();
 }
 
 } // namespace dockgate

@@ -265,6 +265,14 @@ void apply_key(policy& pol, const std::string& key, const json& value) {
         pol.allow_publish = boolean(value, key);
     } else if (key == "manage_ipv4") {
         pol.manage_ipv4 = boolean(value, key);
+    } else if (key == "egress") {
+        pol.egress = boolean(value, key);
+    } else if (key == "docker_user_guard") {
+        const auto mode = require(value, json::value_t::string, key, "a string").get<std::string>();
+        if (mode != "auto" && mode != "off") {
+            throw invalid_policy{key, "\"docker_user_guard\" must be \"auto\" or \"off\""};
+        }
+        pol.docker_user_guard = mode == "auto";
     } else {
         throw invalid_policy{key, "unknown key \"" + key + "\""};
     }

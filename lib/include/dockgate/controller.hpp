@@ -58,6 +58,11 @@ struct controller_stats {
     unsigned long failures = 0;
     unsigned long drift_corrections = 0;
     std::size_t owned_rules = 0;
+    /// Route rules wanted by running containers, by what Docker does to their packets.
+    std::size_t rules_effective = 0;
+    std::size_t rules_dead = 0;
+    /// Published ports that Docker accepts before ufw, with no rule of dockgate's asking for it.
+    std::size_t published_open_past_ufw = 0;
     bool synced_once = false;
     /// ufw call latency: counts per upper bound (seconds) of ufw_latency_bounds, plus sum.
     std::array<unsigned long, 10> ufw_latency_buckets{};
@@ -113,6 +118,12 @@ class controller {
     void schedule_retry();
     void record_ufw_latency(std::chrono::milliseconds took);
     std::vector<owned_rule> desired_rules();
+    asio::awaitable<void> refresh_docker_setup();
+    asio::awaitable<bool> ensure_host_rules();
+    /// Each container's rules with what Docker does to them; logs changes of state once.
+    void assess_rules();
+    [[nodiscard]] publish_target publish_mode() const;
+    [[nodiscard]] nlohmann::json setup_status() const;
 
     template <class Work> auto off_loop(Work work) -> asio::awaitable<decltype(work())>;
 
@@ -156,6 +167,21 @@ class controller {
     controller_stats stats_;
     std::function<void()> synced_callback_;
     std::chrono::steady_clock::time_point next_drift_check_;
+    /// What Docker does to IPv6 here (docker_setup.hpp), re-read on every snapshot, drift
+    /// tick, network event and policy reload.
+    std::optional<engine_facts> engine_;
+    kernel_facts kernel_;
+    host_posture posture_;
+    bool setup_stale_ = true;
+    std::optional<host_rules_request> host_rules_written_;
+    std::vector<std::string> reported_posture_;
+    /// Rule or published port to its last logged state, so each change is logged once.
+    std::map<std::string, std::string> reported_states_;
+    struct assessed_rule {
+        std::string rule, state, why, fix;
+    };
+    /// Per container id, filled by assess_rules() for status().
+    std::map<std::string, std::vector<assessed_rule>> assessments_;
 };
 
 } // namespace dockgate

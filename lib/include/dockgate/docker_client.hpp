@@ -2,6 +2,7 @@
 #pragma once
 
 #include "dockgate/asio.hpp"
+#include "dockgate/docker_setup.hpp"
 
 #include <chrono>
 #include <functional>
@@ -75,6 +76,18 @@ class event_stream {
     std::optional<http::response_parser<http::empty_body>> parser_;
     chunk_callback on_chunk_;
 };
+
+/// The Engine and its bridge networks, as GET /version, /info and /networks describe them.
+struct docker_setup_reading {
+    engine_facts engine;
+    std::vector<network_facts> networks;
+    std::vector<std::string> warnings;
+};
+
+/// Reads /version, /info (optional: only the firewall backend comes from it) and /networks;
+/// nullopt with `why` when /version or /networks cannot be read or decoded.
+asio::awaitable<std::optional<docker_setup_reading>> read_docker_setup(docker_client& docker,
+                                                                       std::string* why);
 
 /// Percent-encodes a query value (for the JSON `filters` argument).
 std::string url_encode(std::string_view text);

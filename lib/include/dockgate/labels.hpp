@@ -24,8 +24,14 @@ struct evaluation {
     [[nodiscard]] bool wants_anything() const { return !rules.empty() || !rejected.empty(); }
 };
 
+/// Where fw.publish opens a published port: on the host (docker-proxy answers there, Docker's
+/// ip6tables off: an IN rule for the host port), or at the container (Docker forwards the host
+/// port to it with DNAT: a route rule for the container port).
+enum class publish_target { host_port, container_port };
+
 /// Applies `pol` to the labels and addresses of a running container. Pure: no I/O.
-evaluation evaluate(const container_info& container, const policy& pol);
+evaluation evaluate(const container_info& container, const policy& pol,
+                    publish_target publish = publish_target::host_port);
 
 /// Bounded copy of untrusted text for logs (at most 128 bytes, control and non-ASCII bytes as
 /// '?'), so a huge or binary value stays readable and cannot forge a log line.

@@ -52,6 +52,12 @@ struct policy {
     std::size_t max_rules_per_container = 64;
     bool allow_publish = false; ///< may fw.publish open published host ports
     bool manage_ipv4 = false;   ///< also write rules for IPv4 container addresses
+    /// Containers may open outgoing IPv6 connections where only ufw decides (Docker's
+    /// ip6tables off; otherwise Docker's own rules allow them).
+    bool egress = true;
+    /// "auto": where Docker's ip6tables rules come first and it has an IPv6 DOCKER-USER chain
+    /// (Engine 23+), dockgate guards that chain so that ufw's route rules decide; false: "off".
+    bool docker_user_guard = true;
 };
 
 /// The built-in policy used when the policy file does not exist: the usual services,
