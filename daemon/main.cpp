@@ -258,6 +258,15 @@ int remove_all_rules(firewall& fw, spdlog::logger& log) {
         log.info("removed {} of {}: {}", op.target.what.describe(), op.target.owner.name,
                  to_string(result.verdict.outcome));
     }
+    // dockgate's host rules (bridge traffic, egress, the DOCKER-USER guard) go too.
+    const auto host = fw.apply_host_rules({false, false, false});
+    if (host.ec) {
+        ++failures;
+        log.error("cannot remove dockgate's host rules from after6.rules and the kernel: {} ({})",
+                  host.ec.message(), host.verdict.detail);
+    } else if (host.verdict.outcome != ufw_outcome::already_present) {
+        log.info("removed dockgate's host rules from ufw's after6.rules and the kernel");
+    }
     log.info("{} dockgate rule(s) removed, {} failure(s); rules without a dockgate tag untouched",
              cleanup.ops.size() - static_cast<std::size_t>(failures), failures);
     return failures == 0 ? 0 : 1;

@@ -411,12 +411,14 @@ asio::awaitable<void> controller::refresh_docker_setup() {
     }
 }
 
-asio::awaitable<bool> controller::ensure_host_rules() {
+asio::awaitable<bool> controller::ensure_host_rules(bool ufw_active) {
     if (!engine_ || settings_.dry_run) {
         co_return true;
     }
+    // Not while ufw is disabled: the guard would send every new connection into an emptied
+    // ufw6-before-forward and drop it, closing what the admin just opened.
     const host_rules_request want{posture_.bridge_rules_wanted, posture_.egress,
-                                  posture_.guard_wanted};
+                                  posture_.guard_wanted && ufw_active};
     const bool kernel_matches = !kernel_.ufw_chains || (kernel_.bridge_rules == want.bridge_rules &&
                                                         kernel_.guard == want.guard);
     if (host_rules_written_ == want && kernel_matches) {
@@ -601,7 +603,7 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     if (setup_stale_) {
         co_await refresh_docker_setup();
     }
-    const bool host_rules_ok = co_await ensure_host_rules();
+    const bool host_rules_ok = co_await ensure_host_rules(state.active);
     auto desired = desired_rules();
     error_code read_ec;
     // Lambdas are named before co_await: GCC 12 destroys temporaries in a co_await

@@ -119,7 +119,7 @@ class controller {
     void record_ufw_latency(std::chrono::milliseconds took);
     std::vector<owned_rule> desired_rules();
     asio::awaitable<void> refresh_docker_setup();
-    asio::awaitable<bool> ensure_host_rules();
+    asio::awaitable<bool> ensure_host_rules(bool ufw_active);
     /// Each container's rules with what Docker does to them; logs changes of state once.
     void assess_rules();
     [[nodiscard]] publish_target publish_mode() const;
