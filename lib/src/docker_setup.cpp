@@ -69,6 +69,15 @@ std::string_view option(const std::vector<std::string_view>& words, std::string_
     return {};
 }
 
+std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        lines.push_back(line);
+    }
+    return lines;
+}
+
 constexpr std::string_view block_begin = "# BEGIN dockgate host rules (managed by dockgated)";
 constexpr std::string_view block_end = "# END dockgate host rules";
 
@@ -185,6 +194,9 @@ kernel_facts parse_ip6tables_save(std::string_view text) {
             } else if (chain == "DOCKER-USER" &&
                        line.find(guard_comment) != std::string_view::npos) {
                 facts.guard = true;
+                ++facts.guard_rule_count;
+            } else if (chain == bridge_chain) {
+                ++facts.bridge_rule_count;
             } else if (chain == "ufw6-after-forward" && target == bridge_chain) {
                 bridge_chain_jump = true;
             } else if (chain == "DOCKER" && target == "DROP") {
@@ -210,6 +222,8 @@ std::string encode_kernel_facts(const kernel_facts& facts) {
              {"bridge_rules", facts.bridge_rules},
              {"nft_docker", facts.nft_docker},
              {"ufw_chains", facts.ufw_chains},
+             {"bridge_rule_count", facts.bridge_rule_count},
+             {"guard_rule_count", facts.guard_rule_count},
              {"raw_drops", json::array()},
              {"routed_drop_bridges", facts.routed_drop_bridges}};
     // Bounded so that the reply fits one executor message (64 KiB): beyond that the
@@ -237,6 +251,8 @@ std::optional<kernel_facts> decode_kernel_facts(std::string_view text) {
         facts.bridge_rules = in.at("bridge_rules").get<bool>();
         facts.nft_docker = in.at("nft_docker").get<bool>();
         facts.ufw_chains = in.at("ufw_chains").get<bool>();
+        facts.bridge_rule_count = in.at("bridge_rule_count").get<std::size_t>();
+        facts.guard_rule_count = in.at("guard_rule_count").get<std::size_t>();
         for (const auto& drop : in.at("raw_drops")) {
             facts.raw_drops.emplace(drop.at(0).get<std::string>(), drop.at(1).get<std::string>());
         }
@@ -488,6 +504,22 @@ std::string host_rules_block(bool bridge_rules, bool egress, bool guard) {
 
 std::string host_rules_kernel_update(bool bridge_rules, bool egress, bool guard,
                                      const kernel_facts& now) {
+    // Counting the rules of each part tells whether the kernel already holds what is asked
+    // (ip6tables-save prints them in its own form, so the text itself cannot be compared):
+    // a restart in sync then loads nothing.
+    std::size_t want_bridge = 0;
+    std::size_t want_guard = 0;
+    for (const auto& line : split_lines(host_rules_block(bridge_rules, egress, guard))) {
+        if (line.starts_with("-A DOCKER-USER ")) {
+            ++want_guard;
+        } else if (line.starts_with("-A " + std::string(bridge_chain) + " ")) {
+            ++want_bridge;
+        }
+    }
+    if (now.bridge_rules == bridge_rules && now.bridge_rule_count == want_bridge &&
+        now.guard == guard && now.guard_rule_count == want_guard) {
+        return {};
+    }
     std::string doc;
     const std::string chain(bridge_chain);
     const std::string jump = "-A ufw6-after-forward -j " + chain;

@@ -64,6 +64,8 @@ struct kernel_facts {
     bool bridge_rules = false;  ///< dockgate6-forward exists and ufw6-after-forward jumps to it
     bool nft_docker = false;    ///< nftables table `ip6 docker-bridges` exists (Docker 29)
     bool ufw_chains = false;    ///< ufw is loaded (ufw6-before-forward, ufw6-after-forward)
+    std::size_t bridge_rule_count = 0; ///< rules in dockgate6-forward
+    std::size_t guard_rule_count = 0;  ///< dockgate's rules in DOCKER-USER
     /// Container addresses that raw PREROUTING drops unless the packet comes in on their
     /// bridge (Docker 28+ nat gateway mode): address to bridge.
     std::map<std::string, std::string> raw_drops;
