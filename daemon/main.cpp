@@ -126,10 +126,7 @@ evaluation print_explanation(const container_info& info_ref, const policy& pol, 
             return l.first.starts_with(pol.label_prefix);
         });
         std::cout << "  why no rule: "
-                  << (labelled ? "no address of the container qualifies: it needs a global IPv6 "
-                                 "address on a network that fw.networks and the policy's "
-                                 "\"networks\" allow, within the policy's \"prefixes\""
-                               : "no " + pol.label_prefix + "* label")
+                  << (labelled ? why_no_rules(*info, pol) : "no " + pol.label_prefix + "* label")
                   << '\n';
     }
     if (!posture) {
@@ -221,11 +218,44 @@ int show_status(const std::string& path, bool raw_json) {
     std::cout << "\nRules:       " << doc["owned_rules"].get<std::size_t>() << " owned, "
               << doc["pending_operations"].get<std::size_t>() << " pending, "
               << doc["failed_operations"].size() << " failed\n";
+    if (const auto& setup = doc["docker_setup"]; setup.is_object()) {
+        std::cout << "Docker setup: Engine " << setup["engine"].get<std::string>() << ", "
+                  << setup["firewall_backend"].get<std::string>() << " backend, IPv6 filtering by Docker "
+                  << setup["docker_ip6_filtering"].get<std::string>() << "; "
+                  << setup["rules_effective"].get<std::size_t>() << " rule(s) effective, "
+                  << setup["rules_dead"].get<std::size_t>() << " dead, "
+                  << setup["published_open_past_ufw"].get<std::size_t>()
+                  << " published port(s) open past ufw\n";
+        for (const auto& line : setup["summary"]) {
+            std::cout << "  " << line.get<std::string>() << '\n';
+        }
+    }
     for (const auto& c : doc["containers"]) {
         std::cout << "\n  " << c["name"].get<std::string>() << " (" << c["id"].get<std::string>()
                   << ")\n";
+        const auto states = c.value("rule_states", nlohmann::json::array());
         for (const auto& r : c["rules"]) {
-            std::cout << "    " << r.get<std::string>() << '\n';
+            std::string state;
+            for (const auto& a : states) {
+                if (a["rule"] == r) {
+                    state = a["state"].get<std::string>();
+                    if (state == "dead") {
+                        state += ": " + a["why"].get<std::string>() + "; fix: " + a["fix"].get<std::string>();
+                    }
+                }
+            }
+            std::cout << "    " << r.get<std::string>() << (state.empty() ? "" : "  [" + state + "]")
+                      << '\n';
+        }
+        for (const auto& a : states) {
+            if (a["state"] == "open past ufw") {
+                std::cout << "    " << a["rule"].get<std::string>() << "  [OPEN past ufw: "
+                          << a["why"].get<std::string>() << "; fix: " << a["fix"].get<std::string>()
+                          << "]\n";
+            }
+        }
+        if (c.contains("why_no_rules")) {
+            std::cout << "    no rules: " << c["why_no_rules"].get<std::string>() << '\n';
         }
         for (const auto& r : c["rejected"]) {
             std::cout << "    rejected " << r["label"].get<std::string>() << "=\""

@@ -389,9 +389,9 @@ asio::awaitable<void> controller::refresh_docker_setup() {
     }
     engine_ = reading->engine;
     kernel_ = std::move(kernel);
-    posture_ = assess_host(*engine_, reading->networks, kernel_,
-                           policy_.docker_user_guard ? guard_setting::automatic : guard_setting::off,
-                           policy_.egress);
+    posture_ = assess_host(
+        *engine_, reading->networks, kernel_,
+        policy_.docker_user_guard ? guard_setting::automatic : guard_setting::off, policy_.egress);
     auto summary = posture_.summary();
     if (summary != reported_posture_) {
         log_->info("Docker {} ({} backend), IPv6 filtering by Docker: {}", engine_->version,
@@ -439,8 +439,8 @@ asio::awaitable<bool> controller::ensure_host_rules(bool ufw_active) {
     }
     if (result.verdict.outcome != ufw_outcome::already_present) {
         log_->info("host rules in ufw's after6.rules: bridge traffic{} {}, DOCKER-USER guard {}",
-                   want.egress ? " and egress" : "", want.bridge_rules ? "allowed" : "left to Docker",
-                   want.guard ? "on" : "off");
+                   want.egress ? " and egress" : "",
+                   want.bridge_rules ? "allowed" : "left to Docker", want.guard ? "on" : "off");
     }
     co_return true;
 }
@@ -454,7 +454,8 @@ void controller::assess_rules() {
     for (const auto& [id, info] : containers_) {
         const auto result = evaluate(info, policy_, publish_mode());
         auto& rows = assessments_[id];
-        const log_scope container_fields({{"CONTAINER_ID", info.id}, {"CONTAINER_NAME", info.name}});
+        const log_scope container_fields(
+            {{"CONTAINER_ID", info.id}, {"CONTAINER_NAME", info.name}});
         for (const auto& wanted : result.rules) {
             const auto& r = wanted.what;
             if (r.kind != rule_kind::route) {
@@ -501,16 +502,18 @@ void controller::assess_rules() {
                     fix = net->fix;
                 }
             }
-            const bool asked = std::any_of(result.rules.begin(), result.rules.end(), [&](const auto& w) {
-                return w.what.kind == rule_kind::route && to_string(w.what.proto) == b.proto &&
-                       w.what.port.first <= b.container_port && b.container_port <= w.what.port.last;
-            });
+            const bool asked =
+                std::any_of(result.rules.begin(), result.rules.end(), [&](const auto& w) {
+                    return w.what.kind == rule_kind::route && to_string(w.what.proto) == b.proto &&
+                           w.what.port.first <= b.container_port &&
+                           b.container_port <= w.what.port.last;
+                });
             if (!bypass || asked) {
                 continue;
             }
             ++stats_.published_open_past_ufw;
-            const auto port = std::to_string(b.host_port) + "->" + std::to_string(b.container_port) +
-                              "/" + b.proto;
+            const auto port = std::to_string(b.host_port) + "->" +
+                              std::to_string(b.container_port) + "/" + b.proto;
             rows.push_back({"published port " + port, "open past ufw", why, fix});
             const auto key = info.id + " publish " + port;
             states[key] = "bypass";
@@ -768,7 +771,11 @@ nlohmann::json controller::status() const {
     for (const auto& [id, info] : containers_) {
         const auto result = evaluate(info, policy_, publish_mode());
         const auto assessed = assessments_.find(id);
-        if (!result.wants_anything() && assessed == assessments_.end()) {
+        const bool labelled =
+            std::any_of(info.labels.begin(), info.labels.end(), [this](const auto& l) {
+                return l.first.starts_with(policy_.label_prefix);
+            });
+        if (!result.wants_anything() && assessed == assessments_.end() && !labelled) {
             continue;
         }
         json rules = json::array();
@@ -782,14 +789,19 @@ nlohmann::json controller::status() const {
         json states = json::array();
         if (assessed != assessments_.end()) {
             for (const auto& a : assessed->second) {
-                states.push_back({{"rule", a.rule}, {"state", a.state}, {"why", a.why}, {"fix", a.fix}});
+                states.push_back(
+                    {{"rule", a.rule}, {"state", a.state}, {"why", a.why}, {"fix", a.fix}});
             }
         }
-        containers.push_back({{"id", id.substr(0, 12)},
-                              {"name", info.name},
-                              {"rules", rules},
-                              {"rule_states", states},
-                              {"rejected", rejected}});
+        json entry{{"id", id.substr(0, 12)},
+                   {"name", info.name},
+                   {"rules", rules},
+                   {"rule_states", states},
+                   {"rejected", rejected}};
+        if (result.rules.empty() && result.rejected.empty()) {
+            entry["why_no_rules"] = why_no_rules(info, policy_);
+        }
+        containers.push_back(std::move(entry));
     }
     json failed = json::array();
     for (const auto& f : failed_ops_) {
@@ -872,8 +884,9 @@ std::string render_metrics(const controller_stats& stats, bool docker_connected)
            std::to_string(stats.owned_rules));
     out += "# HELP dockgate_rules Route rules wanted by running containers, by what Docker does "
            "to their traffic (dead: Docker drops it before ufw).\n# TYPE dockgate_rules gauge\n"
-           "dockgate_rules{state=\"effective\"} " + std::to_string(stats.rules_effective) +
-           "\ndockgate_rules{state=\"dead\"} " + std::to_string(stats.rules_dead) + "\n";
+           "dockgate_rules{state=\"effective\"} " +
+           std::to_string(stats.rules_effective) + "\ndockgate_rules{state=\"dead\"} " +
+           std::to_string(stats.rules_dead) + "\n";
     metric("dockgate_published_ports_open_past_ufw", "gauge",
            "Published container ports Docker accepts before ufw with no label asking for them.",
            std::to_string(stats.published_open_past_ufw));

@@ -104,7 +104,8 @@ class evaluator {
     }
 
     void reject(const char* suffix, std::string_view value, std::string reason) {
-        result_.rejected.push_back({pol_.label_prefix + suffix, printable(value), std::move(reason)});
+        result_.rejected.push_back(
+            {pol_.label_prefix + suffix, printable(value), std::move(reason)});
     }
 
     std::optional<std::string> port_refusal(const port_spec& spec) const {
@@ -116,7 +117,8 @@ class evaluator {
         if (!pol_.allowed_ports.empty() &&
             std::none_of(pol_.allowed_ports.begin(), pol_.allowed_ports.end(),
                          [&spec](const port_spec& allowed) {
-                             return allowed.proto == spec.proto && allowed.ports.contains(spec.ports);
+                             return allowed.proto == spec.proto &&
+                                    allowed.ports.contains(spec.ports);
                          })) {
             return "not within the policy's allowed_ports";
         }
@@ -151,8 +153,7 @@ class evaluator {
                 const auto spec = parse_port_spec(item, &why);
                 if (!spec) {
                     const bool looks_numeric = !item.empty() && item[0] >= '0' && item[0] <= '9';
-                    reject("allow", item,
-                           looks_numeric ? why : "unknown service or profile name");
+                    reject("allow", item, looks_numeric ? why : "unknown service or profile name");
                     continue;
                 }
                 asked.push_back({*spec, nullptr});
@@ -187,8 +188,9 @@ class evaluator {
                 reject("allow.from", item, why);
                 continue;
             }
-            const bool permitted = std::any_of(pol_.sources.begin(), pol_.sources.end(),
-                                               [&](const ip_prefix& p) { return prefix->within(p); });
+            const bool permitted =
+                std::any_of(pol_.sources.begin(), pol_.sources.end(),
+                            [&](const ip_prefix& p) { return prefix->within(p); });
             if (!permitted) {
                 reject("allow.from", item, "source not within the policy's sources");
                 continue;
@@ -224,9 +226,8 @@ class evaluator {
             if (!wanted_networks.empty() && !wanted_networks.contains(net.network)) {
                 continue;
             }
-            if (!pol_.networks.empty() &&
-                std::find(pol_.networks.begin(), pol_.networks.end(), net.network) ==
-                    pol_.networks.end()) {
+            if (!pol_.networks.empty() && std::find(pol_.networks.begin(), pol_.networks.end(),
+                                                    net.network) == pol_.networks.end()) {
                 continue;
             }
             for (const auto* address : {&net.global_ipv6, &net.ipv4}) {
@@ -266,7 +267,8 @@ class evaluator {
         std::vector<port_binding> chosen;
         for (const auto& item : split_list(*text)) {
             if (item == "auto") {
-                chosen.insert(chosen.end(), container_.published.begin(), container_.published.end());
+                chosen.insert(chosen.end(), container_.published.begin(),
+                              container_.published.end());
                 continue;
             }
             std::string why;
@@ -275,12 +277,13 @@ class evaluator {
                 reject("publish", item, spec ? "a single host port is expected" : why);
                 continue;
             }
-            const auto binding = std::find_if(
-                container_.published.begin(), container_.published.end(),
-                [&](const port_binding& b) {
-                    return b.host_port == spec->ports.first &&
-                           (item.find('/') == std::string::npos || b.proto == to_string(spec->proto));
-                });
+            const auto binding =
+                std::find_if(container_.published.begin(), container_.published.end(),
+                             [&](const port_binding& b) {
+                                 return b.host_port == spec->ports.first &&
+                                        (item.find('/') == std::string::npos ||
+                                         b.proto == to_string(spec->proto));
+                             });
             if (binding == container_.published.end()) {
                 reject("publish", item, "not a published host port of this container");
                 continue;
@@ -302,7 +305,8 @@ class evaluator {
         for (const auto& b : chosen) {
             const auto proto = parse_protocol(b.proto);
             if (!proto) {
-                reject("publish", std::to_string(b.host_port) + "/" + b.proto, "protocol not supported");
+                reject("publish", std::to_string(b.host_port) + "/" + b.proto,
+                       "protocol not supported");
                 continue;
             }
             const port_spec spec{{b.host_port, b.host_port}, *proto};
@@ -365,7 +369,8 @@ class evaluator {
         if (result_.rules.size() >= pol_.max_rules_per_container) {
             if (!cap_reported_) {
                 reject(suffix, r.describe(),
-                       "over the policy's limit of " + std::to_string(pol_.max_rules_per_container) +
+                       "over the policy's limit of " +
+                           std::to_string(pol_.max_rules_per_container) +
                            " rules per container; further rules dropped");
                 cap_reported_ = true;
             }
@@ -399,6 +404,28 @@ std::string printable(std::string_view text) {
 
 evaluation evaluate(const container_info& container, const policy& pol, publish_target publish) {
     return evaluator(container, pol, publish).run();
+}
+
+std::string why_no_rules(const container_info& container, const policy& pol) {
+    const auto networks = container.labels.find(pol.label_prefix + "networks");
+    std::string on;
+    for (const auto& n : container.networks) {
+        on += (on.empty() ? "" : ", ") + n.network +
+              (n.global_ipv6.empty() ? " (no global IPv6 address)" : " " + n.global_ipv6);
+    }
+    if (on.empty()) {
+        return "the container is on no network with an address";
+    }
+    std::string why = "no address of the container qualifies (it is on " + on + ")";
+    if (networks != container.labels.end()) {
+        why += "; " + pol.label_prefix + "networks=\"" + printable(networks->second) +
+               "\" must name one of those networks";
+    }
+    if (!pol.networks.empty()) {
+        why += "; the policy's \"networks\" allows only some networks";
+    }
+    why += "; the address must lie within the policy's \"prefixes\"";
+    return why;
 }
 
 } // namespace dockgate

@@ -63,13 +63,14 @@ struct kernel_facts {
     bool guard = false;         ///< dockgate's guard is in DOCKER-USER
     bool bridge_rules = false;  ///< dockgate6-forward exists and ufw6-after-forward jumps to it
     bool nft_docker = false;    ///< nftables table `ip6 docker-bridges` exists (Docker 29)
-    bool ufw_chains = false;    ///< ufw is loaded (ufw6-before-forward, ufw6-after-forward)
+    bool ufw_chains = false;    ///< ufw is loaded (its chain ufw6-after-forward exists)
     std::size_t bridge_rule_count = 0; ///< rules in dockgate6-forward
     std::size_t guard_rule_count = 0;  ///< dockgate's rules in DOCKER-USER
     /// Container addresses that raw PREROUTING drops unless the packet comes in on their
     /// bridge (Docker 28+ nat gateway mode): address to bridge.
     std::map<std::string, std::string> raw_drops;
-    /// Bridges whose DOCKER chain ends with `! -i BR -o BR -j DROP` (28+ routed gateway mode).
+    /// Bridges whose DOCKER chain ends with `! -i BR -o BR -j DROP` (Docker 28+ writes it for
+    /// every bridge; it decides for routed-mode networks, nat-mode ones are dropped earlier).
     std::set<std::string> routed_drop_bridges;
     friend bool operator==(const kernel_facts&, const kernel_facts&) = default;
 };

@@ -88,7 +88,7 @@ class firewall {
 
 struct ufw_settings {
     std::string ufw_path = "/usr/sbin/ufw";
-    std::string config_dir = "/etc/ufw";          ///< holds user6.rules, user.rules, ufw.conf
+    std::string config_dir = "/etc/ufw";            ///< holds user6.rules, user.rules, ufw.conf
     std::string defaults_file = "/etc/default/ufw"; ///< holds IPV6=
     std::chrono::milliseconds timeout{30000};
     bool include_ipv4 = false;

@@ -33,6 +33,10 @@ enum class publish_target { host_port, container_port };
 evaluation evaluate(const container_info& container, const policy& pol,
                     publish_target publish = publish_target::host_port);
 
+/// Why a labelled container got no rule and no rejection: which of its networks and addresses
+/// fw.networks and the policy left out. For status and --explain.
+std::string why_no_rules(const container_info& container, const policy& pol);
+
 /// Bounded copy of untrusted text for logs (at most 128 bytes, control and non-ASCII bytes as
 /// '?'), so a huge or binary value stays readable and cannot forge a log line.
 std::string printable(std::string_view text);
