@@ -128,6 +128,11 @@ if [[ $cell == 28-on ]]; then
   check "after ufw reload: the guard is there once, not twice" test "$(guard_count)" = 7
 fi
 
+# A labelled container that gets no rule says why (fw.networks names a network it is not on).
+lab_run_web elsewhere --label fw.allow=http --label fw.networks=nosuchnet >/dev/null
+why_given() { status | grep -q 'fw.networks=\\"nosuchnet\\" must name one of those networks'; }
+check "status says why a labelled container got no rule" lab_wait_until 20 why_given
+
 # Stopping a labelled container closes its port again (where it was open).
 if [[ $cell != 28-on ]]; then
   lab_docker stop -t 1 lab >/dev/null
