@@ -74,15 +74,9 @@ class evaluator {
                     if (src.v6 != dst.v6 && !src.is_any()) {
                         continue;
                     }
-                    rule r;
-                    r.kind = rule_kind::route;
-                    r.action = limit ? rule_action::limit : rule_action::allow;
-                    r.log = log;
-                    r.proto = g.ports.proto;
-                    r.port = g.ports.ports;
-                    r.destination = dst;
-                    r.source = src.is_any() ? any_of(dst.v6) : src;
-                    add(r, "allow");
+                    add(make_rule(rule_kind::route, limit, log, g.ports.proto, g.ports.ports, dst,
+                                  src.is_any() ? any_of(dst.v6) : src),
+                        "allow");
                 }
             }
         }
@@ -91,6 +85,19 @@ class evaluator {
     }
 
   private:
+    static rule make_rule(rule_kind kind, bool limit, bool log, protocol proto, port_range ports,
+                          const ip_prefix& destination, const ip_prefix& source) {
+        rule r;
+        r.kind = kind;
+        r.action = limit ? rule_action::limit : rule_action::allow;
+        r.log = log;
+        r.proto = proto;
+        r.port = ports;
+        r.destination = destination;
+        r.source = source;
+        return r;
+    }
+
     static ip_prefix any_of(bool v6) {
         ip_prefix any;
         any.v6 = v6;
@@ -322,15 +329,10 @@ class evaluator {
                         if (!dst.v6 || (!src.v6 && !src.is_any())) {
                             continue;
                         }
-                        rule r;
-                        r.kind = rule_kind::route;
-                        r.action = limit_ ? rule_action::limit : rule_action::allow;
-                        r.log = log_;
-                        r.proto = *proto;
-                        r.port = {b.container_port, b.container_port};
-                        r.destination = dst;
-                        r.source = src.is_any() ? any_of(true) : src;
-                        add(r, "publish");
+                        add(make_rule(rule_kind::route, limit_, log_, *proto,
+                                      {b.container_port, b.container_port}, dst,
+                                      src.is_any() ? any_of(true) : src),
+                            "publish");
                     }
                 }
                 continue;
@@ -340,15 +342,9 @@ class evaluator {
                 if (!src.v6) {
                     continue;
                 }
-                rule r;
-                r.kind = rule_kind::input;
-                r.action = limit_ ? rule_action::limit : rule_action::allow;
-                r.log = log_;
-                r.proto = *proto;
-                r.port = spec.ports;
-                r.destination = any_of(true);
-                r.source = src;
-                add(r, "publish");
+                add(make_rule(rule_kind::input, limit_, log_, *proto, spec.ports, any_of(true),
+                              src),
+                    "publish");
             }
         }
     }
