@@ -310,8 +310,22 @@ network_posture assess_network(const engine_facts& engine, const network_facts& 
     out.network = net.name;
     out.bridge = net.bridge;
     out.gateway_mode6 = net.gateway_mode6;
+    // dockgate's host rules and guard name Docker's default interfaces (docker0, br-<id>); a
+    // bridge renamed with com.docker.network.bridge.name is outside them.
+    const bool covered = net.bridge == "docker0" || net.bridge.starts_with("br-");
     if (mode == docker_ip6_mode::off || mode == docker_ip6_mode::unknown) {
+        if (!covered && mode == docker_ip6_mode::off) {
+            out.note = "its bridge name is not docker0 or br-*, which dockgate's host rules "
+                       "match: its containers cannot reach each other or the outside over IPv6 "
+                       "(ufw's deny routed); fix: `ufw route allow in on " +
+                       net.bridge + "`, or create the network without the bridge.name option";
+        }
         return out; // only ufw decides; published ports come through docker-proxy on the host
+    }
+    if (!covered && guard) {
+        guard = false;
+        out.note = "its bridge name is not docker0 or br-*, which dockgate's DOCKER-USER guard "
+                   "matches";
     }
     out.published_via_forward = true;
     const bool modes = engine.major >= 28;
@@ -426,6 +440,9 @@ std::vector<std::string> host_posture::summary() const {
     for (const auto& net : networks) {
         std::string line = "network " + net.network + " (" + net.bridge + ", gateway mode " +
                            net.gateway_mode6 + "): ";
+        if (!net.note.empty()) {
+            lines.push_back("network " + net.network + " (" + net.bridge + "): " + net.note);
+        }
         if (net.routes_count && !net.published_bypass) {
             line += "labels count";
             line += net.published_via_forward

@@ -103,6 +103,25 @@ check "container to container on one network (port 81, no label)" lab_wait_until
 egress() { http_from cli "$LAB_OUT_SRC1" 9000 | grep -q 'outside says hi'; }
 check "a container opens an outgoing connection to the outside" lab_wait_until 20 egress
 
+# 5b. Where dockgate writes the egress rule (ip6tables off), the policy's "egress": false takes
+# it away on reload, and traffic within the network stays.
+if [[ $LAB_IP6TABLES == 0 ]]; then
+  sed 's/"egress": true/"egress": false/' "$here/../../config/policy.json" >"$LAB_DIR/policy.json"
+  # dg_start was given config/policy.json; restart with the copy, then edit the copy and reload.
+  dg_stop TERM
+  cp "$here/../../config/policy.json" "$LAB_DIR/policy-egress.json"
+  dg_start --policy "$LAB_DIR/policy-egress.json" --drift-interval-s 2
+  check "restarted on a policy copy, in sync" dg_wait_log "in sync:" 60 2
+  cp "$LAB_DIR/policy.json" "$LAB_DIR/policy-egress.json"
+  kill -HUP "$DG_PID"
+  check "policy \"egress\": false: the container can no longer reach the outside" \
+    lab_wait_until 20 lab_not egress
+  check "... and still reaches its neighbour" c2c
+  cp "$here/../../config/policy.json" "$LAB_DIR/policy-egress.json"
+  kill -HUP "$DG_PID"
+  check "policy \"egress\": true again: egress is back" lab_wait_until 20 egress
+fi
+
 # 6. 28's routed gateway mode: the DOCKER-USER guard puts ufw's rules first.
 if [[ $cell == 28-on ]]; then
   lab_run_web lrt --network "$routed_net" --label fw.allow=http >/dev/null

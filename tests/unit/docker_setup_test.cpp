@@ -397,6 +397,34 @@ TEST(docker_setup_host, docker_29_nftables) {
         "nftables");
 }
 
+TEST(docker_setup_host, a_renamed_bridge_is_named_as_outside_the_host_rules_and_the_guard) {
+    // com.docker.network.bridge.name=dgbr0: neither docker0 nor br-*, which the host rules and
+    // the guard match; the admin must hear that, with a fix.
+    auto off = load_setup("28.5-ip6tables-off");
+    off.networks.front().bridge = "dgbr0";
+    const auto off_host = assess(off);
+    ASSERT_FALSE(off_host.networks.empty());
+    EXPECT_TRUE(contains(off_host.networks.front().note, "ufw route allow in on dgbr0"));
+    bool said = false;
+    for (const auto& line : off_host.summary()) {
+        said = said || (contains(line, "dgbr0") && contains(line, "cannot reach each other"));
+    }
+    EXPECT_TRUE(said) << "the summary names the renamed bridge";
+
+    auto on = load_setup("28.5-ip6tables-on");
+    for (auto& net : on.networks) {
+        if (net.name == "dgrouted") {
+            net.bridge = "dgbr1";
+        }
+    }
+    const auto on_host = assess(on);
+    const auto* routed = on_host.find("dgrouted");
+    ASSERT_NE(routed, nullptr);
+    EXPECT_TRUE(routed->published_bypass) << "the guard does not cover it: Docker's accept wins";
+    EXPECT_FALSE(routed->routes_count) << "and Docker's routed-mode drop comes first";
+    EXPECT_TRUE(contains(routed->note, "guard"));
+}
+
 TEST(docker_setup_host, only_ipv6_networks_are_assessed) {
     auto s = load_setup("28.5-ip6tables-on");
     for (auto& n : s.networks) {

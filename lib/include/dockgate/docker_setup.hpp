@@ -107,8 +107,9 @@ struct network_posture {
     /// Published ports arrive as forwarded packets to the container port (DNAT) rather than
     /// on the host through docker-proxy: there the container port's route rule is what counts.
     bool published_via_forward = false;
-    std::string why; ///< the Docker rule that decides, when routes do not count or ports bypass
-    std::string fix; ///< the one-line fix, when there is one
+    std::string why;  ///< the Docker rule that decides, when routes do not count or ports bypass
+    std::string fix;  ///< the one-line fix, when there is one
+    std::string note; ///< anything else the admin must know about this network, with its fix
     friend bool operator==(const network_posture&, const network_posture&) = default;
 };
 
