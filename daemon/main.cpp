@@ -429,7 +429,8 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
             executor_fw.start_verification();
             const auto watchdog = std::chrono::duration_cast<std::chrono::seconds>(opt.ufw.timeout) +
                                   std::chrono::seconds(10);
-            serve_executor(listen_fd, executor_fw, who->uid, *log, watchdog);
+            // The executor checks every add against the policy it loads itself, not the watcher's.
+            serve_executor(listen_fd, executor_fw, who->uid, *log, watchdog, opt.policy_path);
             ::_exit(1);
         }
         return pid;
@@ -459,6 +460,9 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
         }
         if (info.si_signo == SIGTERM || info.si_signo == SIGINT || info.si_signo == SIGHUP) {
             ::kill(watcher, info.si_signo);
+            if (info.si_signo == SIGHUP) {
+                ::kill(executor, SIGHUP); // it reloads the policy it checks adds against
+            }
             continue;
         }
         bool watcher_done = false;

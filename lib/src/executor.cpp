@@ -3,15 +3,19 @@
 
 #include "dockgate/error.hpp"
 #include "dockgate/executor_protocol.hpp"
+#include "dockgate/rule_guard.hpp"
 #include "dockgate/rules_file.hpp"
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -19,6 +23,60 @@ namespace dockgate {
 namespace {
 
 constexpr std::size_t max_reply_bytes = 64 * 1024;
+
+/// Every member of a batch must have arrived this long after its header: the watcher sends them
+/// right after it, and a peer that trickles them must not hold the one-at-a-time executor.
+constexpr std::chrono::milliseconds batch_arrival_deadline{5000};
+/// The members of one batch together; the longest canonical request is about 200 bytes.
+constexpr std::size_t max_batch_bytes = max_batch_ops * 256;
+
+/// Written by the SIGHUP handler, read by the request loop (self-pipe: any thread may get it).
+int policy_reload_pipe = -1;
+
+extern "C" void request_policy_reload(int /*signo*/) {
+    const int saved = errno;
+    const char byte = 1;
+    (void)!::write(policy_reload_pipe, &byte, 1);
+    errno = saved;
+}
+
+/// What the executor checks adds against: the policy it loaded itself, never the watcher's.
+struct executor_policy {
+    std::string path;
+    std::optional<policy> current; ///< empty: no valid policy, every add is refused
+    std::string problem;           ///< why `current` is empty
+
+    void load(spdlog::logger& log) {
+        policy_error error;
+        bool builtin = false;
+        auto fresh = load_policy_file(path, &error, &builtin);
+        if (!fresh) {
+            if (current) {
+                log.error("executor: policy reload refused, previous policy stays in force: {}",
+                          error.to_string());
+            } else {
+                problem = "no valid policy: " + error.to_string();
+                log.error("executor: {}; every add is refused", problem);
+            }
+            return;
+        }
+        current = std::move(fresh);
+        log.info("executor: checking adds against the policy {}",
+                 builtin ? "built in (" + path + " not found)" : path);
+    }
+
+    /// Why the executor will not add `candidate`; counts it in `budget` otherwise.
+    [[nodiscard]] std::optional<std::string> refuse(const owned_rule& candidate,
+                                                    rule_budget& budget) const {
+        if (!current) {
+            return problem;
+        }
+        if (auto why = refuse_rule(candidate, *current)) {
+            return why;
+        }
+        return budget.admit(candidate, *current);
+    }
+};
 
 bool send_message(int fd, std::string_view message) {
     return ::send(fd, message.data(), message.size(), MSG_NOSIGNAL) ==
@@ -59,16 +117,26 @@ std::string refusal(std::string_view reason) {
 }
 
 /// Reads the `count` operations that follow "batch N", validating each like a single request.
-/// A batch with any refused member is refused whole (one refusal reply per operation).
+/// A batch with any malformed member, or whose members do not all arrive within one deadline
+/// or overrun the byte bound, is refused whole (one refusal reply per operation).
 std::optional<std::vector<rule_op>> read_batch(int fd, std::size_t count, spdlog::logger& log,
                                                std::string& reason) {
-    constexpr int member_wait_ms = 5000; // the client sends them right after the header
+    using clock = std::chrono::steady_clock;
+    const auto deadline = clock::now() + batch_arrival_deadline;
+    auto wait_readable = [&] {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+        pollfd readable{fd, POLLIN, 0};
+        return left.count() > 0 && ::poll(&readable, 1, static_cast<int>(left.count())) == 1;
+    };
     std::vector<rule_op> ops;
+    std::size_t bytes = 0;
     std::array<char, max_request_bytes + 1> buffer{};
     for (std::size_t i = 0; i < count; ++i) {
-        pollfd readable{fd, POLLIN, 0};
-        if (::poll(&readable, 1, member_wait_ms) != 1) {
-            reason = "batch ended after " + std::to_string(i) + " of " + std::to_string(count) + " operations";
+        if (!wait_readable()) {
+            reason = "batch ended after " + std::to_string(i) + " of " + std::to_string(count) +
+                     " operations (all must arrive within " +
+                     std::to_string(batch_arrival_deadline.count()) + " ms)";
+            log.warn("executor: refused a batch of {}: {}", count, reason);
             return std::nullopt;
         }
         const auto n = ::recv(fd, buffer.data(), buffer.size(), MSG_TRUNC);
@@ -77,17 +145,20 @@ std::optional<std::vector<rule_op>> read_batch(int fd, std::size_t count, spdlog
             return std::nullopt;
         }
         const auto size = static_cast<std::size_t>(n);
+        bytes += size;
         const auto parsed = parse_request(std::string_view(buffer.data(), std::min(size, buffer.size())));
-        if (size > max_request_bytes || !parsed.request ||
+        if (size > max_request_bytes || bytes > max_batch_bytes || !parsed.request ||
             (parsed.request->kind != request_kind::add && parsed.request->kind != request_kind::remove)) {
             reason = "batch operation " + std::to_string(i + 1) + ": " +
-                     (size > max_request_bytes ? std::string("request too long")
-                      : parsed.request         ? std::string("only add and delete may be batched")
-                                               : parsed.reason);
+                     (size > max_request_bytes   ? std::string("request too long")
+                      : bytes > max_batch_bytes ? "batch longer than " + std::to_string(max_batch_bytes) + " bytes"
+                      : parsed.request          ? std::string("only add and delete may be batched")
+                                                : parsed.reason);
             log.warn("executor: refused a batch of {}: {}", count, reason);
-            // Drain the rest so that the next request starts on a message boundary.
+            // Drain the rest (within the same deadline) so that the next request starts on a
+            // message boundary.
             for (++i; i < count; ++i) {
-                if (::poll(&readable, 1, member_wait_ms) != 1 || ::recv(fd, buffer.data(), buffer.size(), MSG_TRUNC) <= 0) {
+                if (!wait_readable() || ::recv(fd, buffer.data(), buffer.size(), MSG_TRUNC) <= 0) {
                     break;
                 }
             }
@@ -99,8 +170,70 @@ std::optional<std::vector<rule_op>> read_batch(int fd, std::size_t count, spdlog
     return ops;
 }
 
+/// The rule counts the caps start from; nullopt (with `reason`) when ufw's files cannot be read.
+std::optional<rule_budget> current_budget(firewall& fw, std::string& reason) {
+    boost::system::error_code ec;
+    const auto contents = fw.read_rules(ec);
+    if (ec) {
+        reason = "cannot count the rules in ufw's files: " + ec.message();
+        return std::nullopt;
+    }
+    return rule_budget(contents);
+}
+
+void log_refused_add(spdlog::logger& log, const owned_rule& target, const std::string& reason) {
+    log.warn("executor: refused add {} for {}: {}", target.what.describe(),
+             target.owner.to_comment(), reason);
+}
+
+/// Applies a batch whose members the policy and the caps allow; the others are answered with
+/// a refusal in their place, so that the answers stay one per operation, in order.
+void serve_batch(int fd, firewall& fw, const std::vector<rule_op>& ops, const executor_policy& guard,
+                 spdlog::logger& log, std::chrono::seconds watchdog) {
+    std::string budget_problem;
+    auto budget = current_budget(fw, budget_problem);
+    std::vector<std::optional<std::string>> refusals(ops.size());
+    std::vector<rule_op> admitted;
+    std::vector<std::size_t> admitted_index;
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+        const auto& op = ops[i];
+        if (op.kind == op_kind::add) {
+            refusals[i] = budget ? guard.refuse(op.target, *budget) : budget_problem;
+        } else if (budget) {
+            budget->release(op.target);
+        }
+        if (refusals[i]) {
+            log_refused_add(log, op.target, *refusals[i]);
+            continue;
+        }
+        admitted.push_back(op);
+        admitted_index.push_back(i);
+    }
+    std::size_t answered = 0;
+    auto answer_refusals_before = [&](std::size_t end) {
+        bool sent = true;
+        for (; answered < end; ++answered) {
+            sent = send_message(fd, refusal(*refusals[answered])) && sent;
+        }
+        return sent;
+    };
+    if (!admitted.empty()) {
+        // The watchdog bounds each operation's step, not the whole batch; the first step may
+        // also wait for the start-up verification (at most one ufw deadline).
+        ::alarm(static_cast<unsigned>(2 * watchdog.count()));
+        fw.apply_batch(admitted, [&](std::size_t k, const apply_result& result) {
+            ::alarm(static_cast<unsigned>(watchdog.count()));
+            const bool sent = answer_refusals_before(admitted_index[k]);
+            ++answered;
+            return send_message(fd, format_apply_response(result)) && sent;
+        });
+    }
+    answer_refusals_before(ops.size());
+}
+
 /// Answers one request on `fd`; false when the peer is gone.
-bool serve_request(int fd, firewall& fw, spdlog::logger& log, std::chrono::seconds watchdog) {
+bool serve_request(int fd, firewall& fw, const executor_policy& guard, spdlog::logger& log,
+                   std::chrono::seconds watchdog) {
     std::array<char, max_request_bytes + 1> buffer{};
     const auto n = ::recv(fd, buffer.data(), buffer.size(), MSG_TRUNC | MSG_DONTWAIT);
     if (n <= 0) {
@@ -139,29 +272,36 @@ bool serve_request(int fd, firewall& fw, spdlog::logger& log, std::chrono::secon
     case request_kind::host_rules:
         send_message(fd, format_apply_response(fw.apply_host_rules(parsed.request->host_rules)));
         break;
-    case request_kind::add:
-    case request_kind::remove: {
-        const rule_op op{parsed.request->kind == request_kind::add ? op_kind::add : op_kind::remove,
-                         *parsed.request->target, "executor"};
-        send_message(fd, format_apply_response(fw.apply(op)));
+    case request_kind::add: {
+        const auto& target = *parsed.request->target;
+        std::string reason;
+        auto budget = current_budget(fw, reason);
+        if (auto why = budget ? guard.refuse(target, *budget) : std::optional<std::string>(reason)) {
+            log_refused_add(log, target, *why);
+            send_message(fd, refusal(*why));
+            break;
+        }
+        send_message(fd, format_apply_response(fw.apply({op_kind::add, target, "executor"})));
         break;
     }
+    case request_kind::remove:
+        // A delete carries a dockgate tag (parse_request) and ufw deletes only a rule with
+        // exactly that comment, so it cannot remove a rule that is not dockgate's.
+        send_message(fd, format_apply_response(
+                             fw.apply({op_kind::remove, *parsed.request->target, "executor"})));
+        break;
     case request_kind::batch: {
         std::string reason;
+        ::alarm(0); // read_batch has its own, shorter deadline
         const auto ops = read_batch(fd, parsed.request->batch_size, log, reason);
+        ::alarm(static_cast<unsigned>(watchdog.count()));
         if (!ops) {
             for (std::size_t i = 0; i < parsed.request->batch_size; ++i) {
                 send_message(fd, refusal(reason));
             }
             break;
         }
-        // The watchdog bounds each operation's step, not the whole batch; the first step may
-        // also wait for the start-up verification (at most one ufw deadline).
-        ::alarm(static_cast<unsigned>(2 * watchdog.count()));
-        fw.apply_batch(*ops, [&](std::size_t, const apply_result& result) {
-            ::alarm(static_cast<unsigned>(watchdog.count()));
-            return send_message(fd, format_apply_response(result));
-        });
+        serve_batch(fd, fw, *ops, guard, log, watchdog);
         break;
     }
     }
@@ -183,9 +323,24 @@ bool peer_allowed(int fd, uid_t allowed_uid, spdlog::logger& log) {
 } // namespace
 
 void serve_executor(int listen_fd, firewall& fw, uid_t allowed_uid, spdlog::logger& log,
-                    std::chrono::seconds watchdog) {
+                    std::chrono::seconds watchdog, const std::string& policy_path) {
     constexpr std::size_t max_clients = 8;
-    std::vector<pollfd> fds{{listen_fd, POLLIN, 0}};
+    executor_policy guard{policy_path, std::nullopt, {}};
+    guard.load(log);
+    std::array<int, 2> reload_pipe{-1, -1};
+    if (::pipe2(reload_pipe.data(), O_CLOEXEC | O_NONBLOCK) == 0) {
+        policy_reload_pipe = reload_pipe[1];
+        struct sigaction reload {};
+        reload.sa_handler = request_policy_reload;
+        reload.sa_flags = SA_RESTART;
+        sigemptyset(&reload.sa_mask);
+        ::sigaction(SIGHUP, &reload, nullptr);
+    } else {
+        log.error("executor: no policy reload on SIGHUP: {}", std::strerror(errno));
+    }
+    // fds[0] is the listening socket, fds[1] the reload pipe (-1, ignored by poll, without one).
+    std::vector<pollfd> fds{{listen_fd, POLLIN, 0}, {reload_pipe[0], POLLIN, 0}};
+    constexpr std::size_t first_client = 2;
     while (true) {
         if (::poll(fds.data(), fds.size(), -1) < 0) {
             if (errno == EINTR) {
@@ -194,17 +349,24 @@ void serve_executor(int listen_fd, firewall& fw, uid_t allowed_uid, spdlog::logg
             log.error("executor: poll failed: {}", std::strerror(errno));
             return;
         }
+        if ((fds[1].revents & POLLIN) != 0) {
+            std::array<char, 64> drained{};
+            while (::read(fds[1].fd, drained.data(), drained.size()) > 0) {
+            }
+            guard.load(log);
+        }
         // Requests are answered one at a time, in turn: that is what serialises ufw.
-        for (std::size_t i = 1; i < fds.size(); ++i) {
-            if (fds[i].revents != 0 && !serve_request(fds[i].fd, fw, log, watchdog)) {
+        for (std::size_t i = first_client; i < fds.size(); ++i) {
+            if (fds[i].revents != 0 && !serve_request(fds[i].fd, fw, guard, log, watchdog)) {
                 ::close(fds[i].fd);
                 fds[i].fd = -1;
             }
         }
-        std::erase_if(fds, [](const pollfd& p) { return p.fd < 0; });
+        fds.erase(std::remove_if(fds.begin() + first_client, fds.end(), [](const pollfd& p) { return p.fd < 0; }),
+                  fds.end());
         if ((fds[0].revents & POLLIN) != 0) {
             const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-            if (fd >= 0 && (fds.size() > max_clients || !peer_allowed(fd, allowed_uid, log))) {
+            if (fd >= 0 && (fds.size() - first_client >= max_clients || !peer_allowed(fd, allowed_uid, log))) {
                 ::close(fd);
             } else if (fd >= 0) {
                 fds.push_back({fd, POLLIN, 0});

@@ -248,9 +248,15 @@ class evaluator {
                     continue;
                 }
                 const auto scope = scope_of(*parsed);
+                // IPv4 addresses need no prefix unless the policy lists IPv4 prefixes; the
+                // executor checks the same (rule_guard.cpp).
+                const bool v4_unrestricted =
+                    !parsed->v6 && std::none_of(pol_.prefixes.begin(), pol_.prefixes.end(),
+                                                [](const ip_prefix& p) { return !p.v6; });
+                static const auto ipv4_mapped = *parse_prefix("::ffff:0:0/96");
                 const bool eligible =
-                    scope != address_scope::link_local &&
-                    (!parsed->v6 ||
+                    scope != address_scope::link_local && !parsed->within(ipv4_mapped) &&
+                    (v4_unrestricted ||
                      std::any_of(pol_.prefixes.begin(), pol_.prefixes.end(),
                                  [&](const ip_prefix& p) { return parsed->within(p); }));
                 if (eligible && std::find(out.begin(), out.end(), *parsed) == out.end()) {
@@ -323,7 +329,12 @@ class evaluator {
             }
             if (publish_ == publish_target::container_port) {
                 // Docker forwards the host port to the container port (DNAT): the container
-                // port's route rule is what lets it in.
+                // port's route rule is what lets it in, so that port is checked as well.
+                const port_spec target{{b.container_port, b.container_port}, *proto};
+                if (const auto refusal = port_refusal(target)) {
+                    reject("publish", spec.to_string(), "container port " + target.to_string() + " " + *refusal);
+                    continue;
+                }
                 for (const auto& dst : destinations) {
                     for (const auto& src : sources) {
                         if (!dst.v6 || (!src.v6 && !src.is_any())) {

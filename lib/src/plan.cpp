@@ -7,13 +7,8 @@
 namespace dockgate {
 namespace {
 
-/// What ufw compares when it matches rules: the tuple without action, logging and comment.
 /// Adding a rule whose identity an admin rule already has would replace that rule in place.
-std::string identity(std::string_view tuple) {
-    const auto space = tuple.find(' ');
-    return (tuple.starts_with("route:") ? "route" : "in") +
-           std::string(tuple.substr(space == std::string_view::npos ? tuple.size() : space));
-}
+std::string identity(std::string_view tuple) { return ufw_match_key(tuple); }
 
 } // namespace
 

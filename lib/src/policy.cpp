@@ -261,6 +261,12 @@ void apply_key(policy& pol, const std::string& key, const json& value) {
             throw invalid_policy{key, "\"max_rules_per_container\" must be 1-10000"};
         }
         pol.max_rules_per_container = value.get<std::size_t>();
+    } else if (key == "max_rules_total") {
+        if (!value.is_number_unsigned() || value.get<unsigned long>() == 0 ||
+            value.get<unsigned long>() > 1000000) {
+            throw invalid_policy{key, "\"max_rules_total\" must be 1-1000000"};
+        }
+        pol.max_rules_total = value.get<std::size_t>();
     } else if (key == "allow_publish") {
         pol.allow_publish = boolean(value, key);
     } else if (key == "manage_ipv4") {

@@ -32,21 +32,15 @@ rules_block make_block(std::string text) {
     return block;
 }
 
-/// Same rule as far as ufw's UFWRule.match() goes, i.e. ignoring action and logging.
-bool same_match(rule a, const rule& b) {
-    a.action = b.action;
-    a.log = b.log;
-    return a == b;
-}
-
 /// ufw decodes the hex comment case-insensitively, so `3A` and `3a` are the same comment.
 bool same_comment(const rules_block& block, std::string_view comment) {
     return decode_hex_comment(block.comment_hex) == comment;
 }
 
+/// A valid dockgate tag on a rule of a shape dockgate writes (as parse_rules_file decides).
 bool owned_by_dockgate(const rules_block& block) {
     const auto comment = decode_hex_comment(block.comment_hex);
-    return comment && owner_tag::parse(*comment).has_value();
+    return comment && owner_tag::parse(*comment).has_value() && parse_tuple(block.tuple).has_value();
 }
 
 /// Header or footer without the rate-limit chains a dry run never writes.
@@ -201,9 +195,11 @@ ufw_verdict apply_to_document(rules_document& doc, const rule_op& op) {
     if (!batchable(wanted)) {
         return {ufw_outcome::error, "not a rule the generator writes: " + wanted.describe()};
     }
+    // Matched the way ufw matches (ufw_match_key): every tuple, also shapes dockgate never
+    // writes (logging "log-all", say), so that no rule without dockgate's tag is ever replaced.
+    const auto wanted_match = ufw_match_key(tuple);
     for (auto& block : doc.blocks) {
-        const auto parsed = parse_tuple(block.tuple);
-        if (!parsed || !same_match(*parsed, wanted)) {
+        if (ufw_match_key(block.tuple) != wanted_match) {
             continue;
         }
         if (block.tuple == tuple && same_comment(block, comment)) {

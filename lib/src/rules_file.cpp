@@ -5,6 +5,12 @@
 
 namespace dockgate {
 
+std::string ufw_match_key(std::string_view tuple) {
+    const auto space = tuple.find(' ');
+    return (tuple.starts_with("route:") ? "route" : "in") +
+           std::string(tuple.substr(space == std::string_view::npos ? tuple.size() : space));
+}
+
 std::string encode_hex_comment(std::string_view text) {
     static constexpr char digits[] = "0123456789abcdef";
     std::string out;

@@ -74,6 +74,23 @@ std::vector<rule_op> sample_ops(bool all_shapes) {
     return ops;
 }
 
+constexpr std::string_view scratch_prefix = "verify-";
+
+/// An executor killed during its verification (its watchdog, SIGKILL) leaves its scratch
+/// directory behind; only one verification runs at a time (one executor), so at start-up every
+/// verify-XXXXXX directory in state_dir is a leftover. Symlinks and files are left alone.
+void remove_stale_scratch_dirs(const std::string& state_dir) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(state_dir, ec)) {
+        const auto name = entry.path().filename().string();
+        std::error_code type_ec;
+        if (name.starts_with(scratch_prefix) && name.size() == scratch_prefix.size() + 6 &&
+            entry.symlink_status(type_ec).type() == fs::file_type::directory) {
+            fs::remove_all(entry.path(), type_ec);
+        }
+    }
+}
+
 /// A private copy of ufw's configuration for `ufw --dry-run --datadir`, removed when done.
 class scratch_datadir {
   public:
@@ -82,7 +99,7 @@ class scratch_datadir {
         // The directory may be shared (with --user it also holds the sockets the watcher uses),
         // so its mode is left alone; mkdtemp makes the scratch directory itself 0700.
         fs::create_directories(settings.state_dir, ec);
-        std::string path = settings.state_dir + "/verify-XXXXXX";
+        std::string path = settings.state_dir + "/" + std::string(scratch_prefix) + "XXXXXX";
         if (::mkdtemp(path.data()) == nullptr) {
             error = errno_text("cannot create a scratch directory in " + settings.state_dir);
             return;
@@ -145,6 +162,7 @@ void ufw_firewall::verify_in_background() {
             fs::remove(entry.path(), ec);
         }
     }
+    remove_stale_scratch_dirs(settings_.state_dir);
     std::optional<std::string> current;
     {
         const ufw_lock lock(settings_.lock_file, settings_.timeout);

@@ -3,6 +3,9 @@
 
 #include "dockgate/error.hpp"
 #include "dockgate/process.hpp"
+#include "ufw_files.hpp"
+
+#include <spdlog/logger.h>
 
 #include <chrono>
 #include <fstream>
@@ -106,7 +109,66 @@ rules_file_contents ufw_firewall::read_rules(boost::system::error_code& ec) {
     return all;
 }
 
+namespace {
+
+struct match_check {
+    std::optional<apply_result> refusal; ///< set when the add must not run
+    bool dockgate_rule_matches = false;  ///< one of dockgate's rules has the same match
+};
+
+/// ufw replaces a rule of the same match in place ("Rule updated"), whatever its comment, so an
+/// add whose match a rule without dockgate's tag already has would take over the admin's rule
+/// (and a later delete would remove it). Read under ufw's lock so that the file is whole.
+match_check check_no_takeover(const ufw_settings& settings, const owned_rule& target) {
+    match_check check;
+    auto refuse = [&](errc code, std::string detail) {
+        check.refusal = apply_result{{ufw_outcome::error, std::move(detail)}, code, {}};
+        return check;
+    };
+    const auto path = settings.config_dir + (target.what.destination.v6 ? "/user6.rules" : "/user.rules");
+    std::optional<std::string> text;
+    {
+        const ufw_lock lock(settings.lock_file, settings.timeout);
+        if (!lock.held()) {
+            return refuse(errc::ufw_lock_timeout, lock.error());
+        }
+        text = read_text(path);
+    }
+    // The lock is released here: ufw takes it itself, so it cannot be held across the ufw run.
+    // An admin's ufw command that adds a rule of the same match in between is caught afterwards
+    // (an unexpected "Rule updated" is an error), not prevented.
+    if (!text) {
+        return refuse(errc::rules_file_unreadable, errno_text("cannot read " + path));
+    }
+    const auto wanted = ufw_match_key(target.what.tuple());
+    for (const auto& entry : parse_rules_file(*text).entries) {
+        if (ufw_match_key(entry.tuple) != wanted) {
+            continue;
+        }
+        if (!entry.owner) {
+            return refuse(errc::ufw_failed,
+                          "a rule that is not dockgate's has the same match: " + entry.tuple);
+        }
+        check.dockgate_rule_matches = true;
+    }
+    return check;
+}
+
+} // namespace
+
 apply_result ufw_firewall::apply(const rule_op& op) {
+    bool update_expected = false;
+    if (op.kind == op_kind::add) {
+        auto check = check_no_takeover(settings_, op.target);
+        if (check.refusal) {
+            if (log_) {
+                log_->warn("refused to add {} for {}: {}", op.target.what.describe(),
+                           op.target.owner.to_comment(), check.refusal->verdict.detail);
+            }
+            return *check.refusal;
+        }
+        update_expected = check.dockgate_rule_matches;
+    }
     const auto comment = op.target.owner.to_comment();
     std::vector<std::string> argv{settings_.ufw_path};
     auto args = op.kind == op_kind::add ? op.target.what.ufw_add_args(comment)
@@ -130,6 +192,17 @@ apply_result ufw_firewall::apply(const rule_op& op) {
         return result;
     }
     result.verdict = classify_ufw_output(run.exit_code, run.out, run.err);
+    if (result.verdict.outcome == ufw_outcome::updated && !update_expected) {
+        // ufw replaced a rule that was not dockgate's when we looked: one added in between.
+        result.verdict = {ufw_outcome::error,
+                          "ufw updated a rule of the same match that was not dockgate's: " +
+                              op.target.what.tuple()};
+        result.ec = errc::ufw_unexpected_output;
+        if (log_) {
+            log_->error("adding {} for {}: {}", op.target.what.describe(), comment, result.verdict.detail);
+        }
+        return result;
+    }
     if (!outcome_confirms(op.kind, result.verdict.outcome)) {
         result.ec = result.verdict.outcome == ufw_outcome::error ? errc::ufw_failed
                                                                  : errc::ufw_unexpected_output;

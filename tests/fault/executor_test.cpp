@@ -9,7 +9,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <thread>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -47,6 +49,9 @@ class executor_test : public ::testing::Test {
         dir_ = std::filesystem::temp_directory_path() / ("dockgate-executor-test-" + std::to_string(::getpid()));
         std::filesystem::create_directories(dir_);
         path_ = (dir_ / "executor.sock").string();
+        policy_path_ = (dir_ / "policy.json").string();
+        // Room for the long plans below; everything else as built in.
+        write_policy(R"({"max_rules_per_container": 10000})");
         const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         sockaddr_un address{};
         address.sun_family = AF_UNIX;
@@ -57,7 +62,7 @@ class executor_test : public ::testing::Test {
         if (child_ == 0) {
             scripted_firewall fw;
             auto log = std::make_shared<spdlog::logger>("executor", std::make_shared<spdlog::sinks::null_sink_mt>());
-            serve_executor(fd, fw, ::getuid(), *log, std::chrono::seconds(10));
+            serve_executor(fd, fw, ::getuid(), *log, std::chrono::seconds(10), policy_path_);
             ::_exit(0);
         }
         ::close(fd);
@@ -67,8 +72,28 @@ class executor_test : public ::testing::Test {
         ::waitpid(child_, nullptr, 0);
         std::filesystem::remove_all(dir_);
     }
+    void write_policy(const std::string& text) const {
+        const auto temp = policy_path_ + ".new";
+        std::ofstream(temp) << text;
+        std::filesystem::rename(temp, policy_path_);
+    }
+    /// A raw connection, as a compromised watcher would use it.
+    int connect_raw() const {
+        const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::memcpy(address.sun_path, path_.c_str(), path_.size() + 1);
+        EXPECT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+        return fd;
+    }
+    static std::string receive(int fd) {
+        std::string buffer(4096, '\0');
+        const auto n = ::recv(fd, buffer.data(), buffer.size(), 0);
+        return n > 0 ? buffer.substr(0, static_cast<std::size_t>(n)) : std::string("<nothing>");
+    }
     std::filesystem::path dir_;
     std::string path_;
+    std::string policy_path_;
     pid_t child_ = -1;
 };
 
@@ -142,6 +167,80 @@ TEST_F(executor_test, a_batch_with_a_bad_member_is_refused_whole_and_the_executo
     ::close(fd);
     remote_firewall remote(path_, std::chrono::milliseconds(5000));
     EXPECT_TRUE(remote.probe().ufw_found);
+}
+
+TEST_F(executor_test, an_add_outside_the_policy_is_refused_with_its_reason_and_serving_goes_on) {
+    remote_firewall remote(path_, std::chrono::milliseconds(5000));
+    auto outside = op_for(1);
+    outside.target.what.destination = *parse_prefix("fd00::1");
+    const auto result = remote.apply(outside);
+    EXPECT_EQ(result.ec, make_error_code(errc::executor_refused));
+    EXPECT_NE(result.verdict.detail.find("outside the policy's prefixes"), std::string::npos)
+        << result.verdict.detail;
+    EXPECT_FALSE(remote.apply(op_for(1)).ec);
+}
+
+TEST_F(executor_test, a_refused_batch_member_is_answered_in_its_place) {
+    remote_firewall remote(path_, std::chrono::milliseconds(5000));
+    auto publish = op_for(3);
+    publish.target.what.kind = rule_kind::input;
+    publish.target.what.destination = *parse_prefix("::/0");
+    const std::vector<rule_op> ops{op_for(1), publish, op_for(2), op_for(5)};
+    std::vector<apply_result> answers;
+    remote.apply_batch(ops, [&](std::size_t i, const apply_result& r) {
+        EXPECT_EQ(i, answers.size());
+        answers.push_back(r);
+        return true;
+    });
+    ASSERT_EQ(answers.size(), 4U);
+    EXPECT_FALSE(answers[0].ec);
+    EXPECT_EQ(answers[1].ec, make_error_code(errc::executor_refused));
+    EXPECT_NE(answers[1].verdict.detail.find("allow_publish is false"), std::string::npos);
+    EXPECT_EQ(answers[2].verdict.outcome, ufw_outcome::deleted);
+    EXPECT_EQ(answers[3].took.count(), 5);
+}
+
+TEST_F(executor_test, a_trickled_batch_is_refused_within_one_deadline_for_the_whole_batch) {
+    const int fd = connect_raw();
+    const auto started = std::chrono::steady_clock::now();
+    const std::string header = "batch 3";
+    ASSERT_EQ(::send(fd, header.data(), header.size(), 0), static_cast<ssize_t>(header.size()));
+    // One member every 3 s: each would be within a per-member wait, the batch is not.
+    for (int i = 0; i < 3; ++i) {
+        const auto member = format_request({request_kind::add, op_for(1).target});
+        ::send(fd, member.data(), member.size(), MSG_NOSIGNAL);
+        std::this_thread::sleep_for(std::chrono::seconds(3));
+        if (std::chrono::steady_clock::now() - started > std::chrono::seconds(5)) {
+            break;
+        }
+    }
+    const auto reply = receive(fd);
+    EXPECT_TRUE(reply.starts_with("error 14 ")) << reply;
+    EXPECT_NE(reply.find("within 5000 ms"), std::string::npos) << reply;
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(8));
+    ::close(fd);
+    remote_firewall remote(path_, std::chrono::milliseconds(5000));
+    EXPECT_TRUE(remote.probe().ufw_found);
+}
+
+TEST_F(executor_test, sighup_reloads_the_policy_and_a_bad_file_keeps_the_previous_one) {
+    remote_firewall remote(path_, std::chrono::milliseconds(5000));
+    EXPECT_FALSE(remote.apply(op_for(81)).ec);
+    write_policy(R"({"denied_ports": ["81/tcp"]})");
+    ::kill(child_, SIGHUP);
+    bool refused = false;
+    for (int i = 0; i < 50 && !refused; ++i) {
+        refused = remote.apply(op_for(81)).ec == make_error_code(errc::executor_refused);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_TRUE(refused);
+    write_policy("{ not json");
+    ::kill(child_, SIGHUP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const auto still = remote.apply(op_for(81));
+    EXPECT_EQ(still.ec, make_error_code(errc::executor_refused));
+    EXPECT_NE(still.verdict.detail.find("denied by the policy"), std::string::npos) << still.verdict.detail;
+    EXPECT_FALSE(remote.apply(op_for(83)).ec);
 }
 
 } // namespace

@@ -176,6 +176,37 @@ TEST(RulesDocument, AnAdminRuleWithTheSameMatchIsNeverOverwritten) {
     EXPECT_EQ(doc.render(), before);
 }
 
+TEST(RulesDocument, NoRuleWithoutAValidTagIsRetaggedWhateverItsShapeOrComment) {
+    // ufw matches without action, logging and comment, so each of these admin rules is what
+    // `ufw allow ... comment dockgate:...` would replace ("Rule updated"). The batched path
+    // refuses instead, and an admin's delete-by-comment can never reach them either.
+    const std::string admin_blocks[] = {
+        // a logging shape dockgate never writes
+        "\n### tuple ### allow_log-all tcp 22 ::/0 any ::/0 in\n-A ufw6-user-input -p tcp --dport 22 -j ACCEPT\n",
+        // a comment that is not a dockgate tag
+        "\n### tuple ### allow tcp 22 ::/0 any ::/0 in comment=" + test::hex_encode("ssh for the admins") +
+            "\n-A ufw6-user-input -p tcp --dport 22 -j ACCEPT\n",
+        // a comment that looks like dockgate's but is not a valid tag
+        "\n### tuple ### allow tcp 22 ::/0 any ::/0 in comment=" + test::hex_encode("dockgate:xyz:web") +
+            "\n-A ufw6-user-input -p tcp --dport 22 -j ACCEPT\n",
+        // a comment whose hex does not decode
+        "\n### tuple ### allow tcp 22 ::/0 any ::/0 in comment=zz\n-A ufw6-user-input -p tcp --dport 22 -j ACCEPT\n",
+    };
+    for (const auto& block : admin_blocks) {
+        auto doc = parse_or_fail("*filter\n### RULES ###\n" + block + "\n### END RULES ###\nCOMMIT\n");
+        const auto before = doc.render();
+        for (const rule& ssh : {rule(rule_builder("::/0").input().port(22)),
+                                rule(rule_builder("::/0").input().port(22).log())}) {
+            const auto verdict = apply_to_document(doc, {op_kind::add, {ssh, web}, "missing"});
+            EXPECT_EQ(verdict.outcome, ufw_outcome::error) << block;
+            EXPECT_EQ(doc.render(), before) << block;
+            EXPECT_EQ(apply_to_document(doc, {op_kind::remove, {ssh, web}, "stale"}).outcome,
+                      ufw_outcome::not_found)
+                << block;
+        }
+    }
+}
+
 TEST(RulesDocument, RemoveNeedsTupleAndCommentToMatch) {
     auto doc = lab_before();
     const auto before = doc.render();

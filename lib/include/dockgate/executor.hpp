@@ -16,9 +16,13 @@ namespace dockgate {
 /// `allowed_uid` are refused. Each request is re-validated (parse_request) before the ufw
 /// argv is built; a refused request is logged with its reason and the executor keeps serving.
 /// `watchdog` bounds one request: past it the process is killed by SIGALRM so that its
-/// supervisor restarts it. Returns when the listening socket fails.
+/// supervisor restarts it. Every add is checked against the policy the executor loads itself
+/// from `policy_path` (built-in when the file does not exist; reloaded on SIGHUP, a bad file
+/// keeping the previous one) and against its rule caps (rule_guard.hpp): the watcher that sends
+/// it is assumed compromised. A batch's members must all arrive within one deadline.
+/// Returns when the listening socket fails.
 void serve_executor(int listen_fd, firewall& fw, uid_t allowed_uid, spdlog::logger& log,
-                    std::chrono::seconds watchdog);
+                    std::chrono::seconds watchdog, const std::string& policy_path);
 
 /// The watcher's side: a `firewall` whose every call is a request to the executor. A broken
 /// or silent connection is replaced once per call; after that the call fails with

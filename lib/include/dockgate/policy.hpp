@@ -50,6 +50,8 @@ struct policy {
     std::vector<ip_prefix> prefixes;      ///< eligible container addresses
     std::vector<ip_prefix> sources;       ///< prefixes that fw.allow.from may name
     std::size_t max_rules_per_container = 64;
+    /// Most rules carrying dockgate's tag that the executor lets ufw's rules files hold at once.
+    std::size_t max_rules_total = 10000;
     bool allow_publish = false; ///< may fw.publish open published host ports
     bool manage_ipv4 = false;   ///< also write rules for IPv4 container addresses
     /// Containers may open outgoing IPv6 connections where only ufw decides (Docker's

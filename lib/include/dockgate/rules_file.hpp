@@ -34,6 +34,11 @@ rules_file_contents parse_rules_file(std::string_view text);
 /// Parses a tuple ("route:allow tcp 80 2001:db8::1 any ::/0 in") of a shape dockgate writes.
 std::optional<rule> parse_tuple(std::string_view tuple);
 
+/// What ufw compares when it matches rules (UFWRule.match): the tuple without action, logging
+/// and comment, e.g. "route tcp 80 2001:db8::1 any ::/0 in". Adding a rule whose key a rule
+/// already has makes ufw replace that rule in place ("Rule updated"), whoever it belongs to.
+std::string ufw_match_key(std::string_view tuple);
+
 /// ufw's comment encoding (util.hex_encode): lower-case hex of the UTF-8 bytes.
 std::string encode_hex_comment(std::string_view text);
 
