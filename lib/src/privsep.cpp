@@ -128,9 +128,28 @@ bool become_user(const user_identity& who, std::string* why) {
 int listen_unix_socket(const std::string& path, int type, gid_t group, std::string* why) {
     const auto dir = std::filesystem::path(path).parent_path();
     std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (::chown(dir.c_str(), 0, group) != 0 || ::chmod(dir.c_str(), 0750) != 0) {
-        fail(why, "preparing " + dir.string());
+    std::filesystem::create_directories(dir.parent_path(), ec);
+    // Only a directory made here gets dockgate's mode and owner: an existing one may be shared
+    // (/run, /tmp) or the admin's, and is left as it is.
+    if (::mkdir(dir.c_str(), 0750) == 0) {
+        if (::chown(dir.c_str(), 0, group) != 0 || ::chmod(dir.c_str(), 0750) != 0) {
+            fail(why, "preparing " + dir.string());
+            return -1;
+        }
+    } else if (errno != EEXIST) {
+        fail(why, "creating " + dir.string());
+        return -1;
+    }
+    // A stale socket from an earlier run is replaced; anything else there is not ours to delete.
+    struct stat existing {};
+    if (::lstat(path.c_str(), &existing) == 0) {
+        if (!S_ISSOCK(existing.st_mode)) {
+            *why = "refusing to replace " + path + ": it exists and is not a socket";
+            return -1;
+        }
+        ::unlink(path.c_str());
+    } else if (errno != ENOENT) {
+        fail(why, "checking " + path);
         return -1;
     }
     sockaddr_un address{};
@@ -141,7 +160,6 @@ int listen_unix_socket(const std::string& path, int type, gid_t group, std::stri
     }
     std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
     const int fd = ::socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-    ::unlink(path.c_str());
     if (fd < 0 || ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
         ::chown(path.c_str(), 0, group) != 0 || ::chmod(path.c_str(), 0660) != 0 ||
         ::listen(fd, 4) != 0) {

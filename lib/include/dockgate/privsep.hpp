@@ -30,8 +30,10 @@ bool restrict_to_firewall_capabilities(std::string* why);
 bool become_user(const user_identity& who, std::string* why);
 
 /// Creates a listening unix socket of `type` (SOCK_SEQPACKET for the executor, SOCK_STREAM
-/// for the status view) at `path` (parent directory created 0750), owned root:`group`,
-/// mode 0660: only root and the daemon's group can connect. Returns the fd or -1 with `why`.
+/// for the status view) at `path`, owned root:`group`, mode 0660: only root and the daemon's
+/// group can connect. A missing parent directory is created 0750 root:`group`; an existing one
+/// keeps its mode and owner. An old socket at `path` is replaced, anything else there is
+/// refused. Returns the fd or -1 with `why`.
 int listen_unix_socket(const std::string& path, int type, gid_t group, std::string* why);
 
 } // namespace dockgate
