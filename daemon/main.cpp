@@ -1,6 +1,7 @@
 // dockgated's entry point: options, logging, signals and the io_context; the work is in lib/.
 #include "dockgate/asio.hpp"
 #include "dockgate/controller.hpp"
+#include "dockgate/docker_api_proxy.hpp"
 #include "dockgate/executor.hpp"
 #include "dockgate/firewall.hpp"
 #include "dockgate/log_fields.hpp"
@@ -41,6 +42,7 @@ struct options {
     std::string run_as;
     std::string executor_socket = "/run/dockgate/executor.sock";
     std::string status_socket = "/run/dockgate/status.sock";
+    std::string docker_filter_socket = "/run/dockgate/docker.sock"; ///< the watcher's Docker
     int status_fd = -1; ///< inherited from the supervisor when privilege-separated
     std::string command;
     std::string metrics_listen; ///< empty: metrics off
@@ -382,15 +384,16 @@ int run_watcher(options& opt, policy pol, firewall& fw, const std::shared_ptr<sp
 }
 
 /// Root supervisor: the executor (uid 0, only CAP_NET_ADMIN and CAP_NET_RAW) runs ufw; the
-/// watcher (an unprivileged user, no capabilities) reads Docker. A dead executor is restarted;
-/// the watcher's exit ends the service with its status.
+/// Docker API filter (uid 0, no capabilities) passes the watcher's read-only Docker requests;
+/// the watcher (an unprivileged user, no capabilities) reads Docker through it. A dead
+/// executor or filter is restarted; the watcher's exit ends the service with its status.
 int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdlog::logger>& log) {
     if (::geteuid() != 0) {
         log->critical("--user needs dockgated to start as root (it forks the ufw executor)");
         return 2;
     }
     std::string why;
-    const auto who = lookup_user(opt.run_as, opt.controller.docker.socket_path, &why);
+    const auto who = lookup_user(opt.run_as, &why);
     if (!who) {
         log->critical("--user {}: {}", opt.run_as, why);
         return 2;
@@ -404,6 +407,13 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
     opt.status_fd = listen_unix_socket(opt.status_socket, SOCK_STREAM, who->gid, &why);
     if (opt.status_fd < 0) {
         log->warn("no status view: {}", why);
+    }
+    // The watcher talks to Docker only through the Docker API filter, on this socket.
+    const int filter_fd =
+        listen_unix_socket(opt.docker_filter_socket, SOCK_STREAM, who->gid, &why);
+    if (filter_fd < 0) {
+        log->critical("{}", why);
+        return 2;
     }
     sigset_t handled;
     sigemptyset(&handled);
@@ -437,10 +447,37 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
     };
     pid_t executor = spawn_executor();
     auto executor_started = std::chrono::steady_clock::now();
+    // uid 0 only to open Docker's socket (root:docker 0660) as its owner: no capability at all.
+    auto spawn_filter = [&]() -> pid_t {
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            sigprocmask(SIG_SETMASK, &previous, nullptr);
+            // Only the supervisor stops it (SIGTERM): ^C and reloads are for the watcher.
+            std::signal(SIGINT, SIG_IGN);
+            std::signal(SIGHUP, SIG_IGN);
+            ::close(listen_fd);
+            if (opt.status_fd >= 0) {
+                ::close(opt.status_fd);
+            }
+            std::string error;
+            if (!drop_every_capability(&error)) {
+                log->critical("docker API filter: {}", error);
+                ::_exit(2);
+            }
+            docker_api_proxy_settings settings;
+            settings.docker_socket = opt.controller.docker.socket_path;
+            ::_exit(serve_docker_api_filter(filter_fd, settings, *log));
+        }
+        return pid;
+    };
+    pid_t filter = spawn_filter();
+    auto filter_started = std::chrono::steady_clock::now();
     const pid_t watcher = ::fork();
     if (watcher == 0) {
         sigprocmask(SIG_SETMASK, &previous, nullptr);
         ::close(listen_fd);
+        ::close(filter_fd);
+        opt.controller.docker.socket_path = opt.docker_filter_socket;
         std::string error;
         if (!become_user(*who, &error)) {
             log->critical("watcher: {}", error);
@@ -449,9 +486,9 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
         remote_firewall remote(opt.executor_socket, opt.ufw.timeout + std::chrono::seconds(15));
         ::_exit(run_watcher(opt, std::move(pol), remote, log));
     }
-    log->info("privilege separation: executor pid {} (root, CAP_NET_ADMIN CAP_NET_RAW), watcher "
-              "pid {} (uid {}, no capabilities)",
-              executor, watcher, who->uid);
+    log->info("privilege separation: executor pid {} (root, CAP_NET_ADMIN CAP_NET_RAW), Docker API "
+              "filter pid {} (uid 0, no capabilities), watcher pid {} (uid {}, no capabilities)",
+              executor, filter, watcher, who->uid);
     int exit_code = 0;
     while (true) {
         siginfo_t info{};
@@ -471,6 +508,15 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
             if (pid == watcher) {
                 watcher_done = true;
                 exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+            } else if (pid == filter) {
+                log->error("Docker API filter exited ({}); starting a new one",
+                           WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
+                                               : "status " + std::to_string(WEXITSTATUS(status)));
+                if (std::chrono::steady_clock::now() - filter_started < std::chrono::seconds(1)) {
+                    ::sleep(1);
+                }
+                filter = spawn_filter();
+                filter_started = std::chrono::steady_clock::now();
             } else if (pid == executor) {
                 log->error("executor exited ({}); starting a new one",
                            WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
@@ -492,6 +538,10 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
     ::close(listen_fd);
     ::unlink(opt.executor_socket.c_str());
     ::unlink(opt.status_socket.c_str());
+    ::kill(filter, SIGTERM);
+    ::waitpid(filter, nullptr, 0);
+    ::close(filter_fd);
+    ::unlink(opt.docker_filter_socket.c_str());
     return exit_code;
 }
 
@@ -523,6 +573,7 @@ int main(int argc, char** argv) try {
         ("json", po::bool_switch(&opt.json), "with `status`: print the raw JSON")
         ("command", po::value(&opt.command), "`status`: show the running daemon's state")
         ("executor-socket", po::value(&opt.executor_socket)->default_value(opt.executor_socket), "the executor's socket (with --user)")
+        ("docker-filter-socket", po::value(&opt.docker_filter_socket)->default_value(opt.docker_filter_socket), "the Docker API filter's socket, the watcher's only way to Docker (with --user)")
         ("log-level", po::value(&opt.log_level)->default_value(opt.log_level), "trace, debug, info, warn, error")
         ("ufw", po::value(&opt.ufw.ufw_path)->default_value(opt.ufw.ufw_path), "ufw executable")
         ("ufw-dir", po::value(&opt.ufw.config_dir)->default_value(opt.ufw.config_dir), "ufw's configuration directory")

@@ -64,8 +64,7 @@ bool set_capabilities(unsigned long long mask, std::string* why) {
 
 } // namespace
 
-std::optional<user_identity> lookup_user(const std::string& user, const std::string& docker_socket,
-                                         std::string* why) {
+std::optional<user_identity> lookup_user(const std::string& user, std::string* why) {
     const passwd* pw = ::getpwnam(user.c_str());
     if (pw == nullptr) {
         *why = "no such user \"" + user + "\"";
@@ -75,25 +74,24 @@ std::optional<user_identity> lookup_user(const std::string& user, const std::str
         *why = "the watcher must not run as root";
         return std::nullopt;
     }
-    user_identity who{pw->pw_uid, pw->pw_gid, {}};
-    int count = 64;
-    std::vector<gid_t> groups(static_cast<std::size_t>(count));
-    if (::getgrouplist(user.c_str(), pw->pw_gid, groups.data(), &count) >= 0) {
-        groups.resize(static_cast<std::size_t>(count));
-        who.groups = groups;
-    } else {
-        who.groups = {pw->pw_gid};
-    }
-    struct stat st {};
-    if (::stat(docker_socket.c_str(), &st) == 0 && st.st_gid != 0) {
-        who.groups.push_back(st.st_gid);
-    }
-    return who;
+    // No supplementary groups: membership of docker (or any group owning something
+    // privileged) is exactly what the watcher must not have.
+    return user_identity{pw->pw_uid, pw->pw_gid, {pw->pw_gid}};
 }
 
 bool restrict_to_firewall_capabilities(std::string* why) {
     const unsigned long long keep = (1ULL << CAP_NET_ADMIN) | (1ULL << CAP_NET_RAW);
     if (!drop_bounding_except(keep, why) || !set_capabilities(keep, why)) {
+        return false;
+    }
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        return fail(why, "PR_SET_NO_NEW_PRIVS");
+    }
+    return true;
+}
+
+bool drop_every_capability(std::string* why) {
+    if (!drop_bounding_except(0, why) || !set_capabilities(0, why)) {
         return false;
     }
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {

@@ -8,22 +8,26 @@
 
 namespace dockgate {
 
-/// Who the watcher runs as: an unprivileged user plus the groups it needs (the Docker
-/// socket's group, so it can read Docker without any capability).
+/// Who the watcher runs as: an unprivileged user with its primary group only. It reaches
+/// Docker through the Docker API filter's socket, never Docker's own.
 struct user_identity {
     uid_t uid = 0;
     gid_t gid = 0;
     std::vector<gid_t> groups;
 };
 
-/// Looks up `user` and adds the group that owns `docker_socket` (when it exists).
+/// Looks up `user`; `groups` is its primary group alone, whatever /etc/group says (a leftover
+/// membership of the docker group would hand the watcher root through the Engine API).
 /// Returns nullopt with `why` set when the user is unknown or is root.
-std::optional<user_identity> lookup_user(const std::string& user, const std::string& docker_socket,
-                                         std::string* why);
+std::optional<user_identity> lookup_user(const std::string& user, std::string* why);
 
 /// For the executor: keep uid 0 but shrink every capability set (bounding included) to
 /// CAP_NET_ADMIN and CAP_NET_RAW, and set no_new_privs. Returns false with `why` on failure.
 bool restrict_to_firewall_capabilities(std::string* why);
+
+/// For the Docker API filter: keep uid 0 (it opens Docker's socket as its owner) but empty
+/// every capability set, bounding included, and set no_new_privs. Returns false with `why`.
+bool drop_every_capability(std::string* why);
 
 /// For the watcher: empty the bounding set, switch to `who` (groups, gid, uid) and set
 /// no_new_privs, leaving every capability set empty. Returns false with `why` on failure.
