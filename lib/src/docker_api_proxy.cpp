@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <set>
+#include <vector>
 
 namespace dockgate {
 namespace {
