@@ -58,8 +58,34 @@ controller::~controller() {
 
 void controller::start() {
     next_drift_check_ = std::chrono::steady_clock::now() + settings_.drift_interval;
-    asio::co_spawn(ioc_, watch_docker(), asio::detached);
-    asio::co_spawn(ioc_, reconcile_loop(), asio::detached);
+    asio::co_spawn(ioc_, watch_docker(), loop_ended("Docker watch"));
+    asio::co_spawn(ioc_, reconcile_loop(), loop_ended("reconcile"));
+}
+
+std::function<void(std::exception_ptr)> controller::loop_ended(const char* loop) {
+    // A loop that throws must not leave the daemon looking healthy (WATCHDOG=1 would go on
+    // while nothing is followed): say what happened, stop, and let the exit status tell
+    // systemd to restart dockgate.
+    return [this, loop](std::exception_ptr error) {
+        if (!error) {
+            return;
+        }
+        std::string what = "unknown exception";
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+            what = e.what();
+        } catch (...) {
+        }
+        log_->critical("internal error: the {} loop ended with an exception ({}); stopping so "
+                       "that dockgated is restarted",
+                       loop, printable(what));
+        failed_ = true;
+        stop();
+        if (fatal_callback_) {
+            fatal_callback_();
+        }
+    };
 }
 
 void controller::stop() {
@@ -111,10 +137,18 @@ void controller::mark_dirty() {
 void controller::note_container(const container_info& info, const char* why) {
     const auto result = evaluate(info, policy_);
     const log_scope container_fields({{"CONTAINER_ID", info.id}, {"CONTAINER_NAME", info.name}});
-    for (const auto& r : result.rejected) {
+    // Bounded: a label of thousands of bad items makes a few lines, not thousands (journald's
+    // rate limit would otherwise hide real errors); status keeps the count.
+    for (std::size_t i = 0; i < result.rejected.size() && i < settings_.max_rejections_logged; ++i) {
+        const auto& r = result.rejected[i];
         const log_scope rejection_fields({{"LABEL", r.label}, {"REASON", r.reason}});
-        log_->warn("container {} ({}): label {}=\"{}\" rejected: {}", info.name,
+        log_->warn("container {} ({}): label {}=\"{}\" rejected: {}", printable(info.name),
                    info.id.substr(0, 12), r.label, r.value, r.reason);
+    }
+    if (result.rejected.size() > settings_.max_rejections_logged) {
+        log_->warn("container {} ({}): and {} more rejected label item(s) (see dockgated status)",
+                   printable(info.name), info.id.substr(0, 12),
+                   result.rejected.size() - settings_.max_rejections_logged);
     }
     if (result.wants_anything()) {
         log_->info("container {} ({}) {}: {} rule(s) wanted", info.name, info.id.substr(0, 12), why,
@@ -122,10 +156,20 @@ void controller::note_container(const container_info& info, const char* why) {
     }
 }
 
+void controller::request_resync() {
+    // Closing the stream makes the watch loop reconnect: new stream, new snapshot, full round.
+    if (stream_ && !stopping_) {
+        stream_->close();
+    }
+}
+
 void controller::handle_line(std::string_view line) {
     const auto decoded = decode_event(line);
     if (decoded.status == decode_status::malformed) {
-        log_->warn("skipped an event line Docker sent ({} bytes): {}", line.size(), decoded.reason);
+        // It may have been a start or a stop: resync rather than miss it.
+        log_->warn("skipped an event line Docker sent ({} bytes): {}; resyncing", line.size(),
+                   decoded.reason);
+        request_resync();
         return;
     }
     if (decoded.status != decode_status::relevant) {
@@ -157,8 +201,11 @@ asio::awaitable<void> controller::watch_docker() {
     ndjson_splitter splitter(
         settings_.max_event_line, [this](std::string_view line) { handle_line(line); },
         [this](std::size_t dropped) {
-            log_->warn("skipped an event line of {} bytes (over the {} byte limit)", dropped,
-                       settings_.max_event_line);
+            // Labels ride in events, so a container with huge labels makes huge lines; the
+            // event may have been a start or a stop, so resync rather than miss it.
+            log_->warn("skipped an event line of {} bytes (over the {} byte limit); resyncing",
+                       dropped, settings_.max_event_line);
+            request_resync();
         });
     auto action = fsm_.on(conn_input::start);
     const auto socket = settings_.docker.socket_path;
@@ -263,15 +310,48 @@ asio::awaitable<void> controller::ping_docker() {
     }
 }
 
-asio::awaitable<error_code> controller::take_snapshot() {
-    const auto reply = co_await docker_.get(docker_.versioned("/containers/json"));
+asio::awaitable<error_code> controller::list_containers(std::string id_prefix,
+                                                       std::vector<nlohmann::json>& items) {
+    // A list over the reply limit (containers with huge labels) is read again in 16 parts by
+    // id prefix, and a part still too large in 16 smaller ones: no size makes every snapshot
+    // fail for good. Past 3 hex digits one part holds at most a few containers; it is an error.
+    std::string target = "/containers/json";
+    if (!id_prefix.empty()) {
+        target += "?filters=" + url_encode(R"({"id":[")" + id_prefix + R"("]})");
+    }
+    const auto reply = co_await docker_.get(docker_.versioned(target));
+    if (reply.ec == errc::docker_reply_too_large && id_prefix.size() < 3) {
+        log_->warn("Docker's container list{} is over {} bytes; reading it in parts",
+                   id_prefix.empty() ? "" : " (ids " + id_prefix + "*)",
+                   settings_.docker.max_reply_bytes);
+        for (const char digit : std::string_view("0123456789abcdef")) {
+            if (const auto ec = co_await list_containers(id_prefix + digit, items)) {
+                co_return ec;
+            }
+        }
+        co_return error_code{};
+    }
     if (reply.ec) {
         co_return reply.ec;
     }
-    const auto list = nlohmann::json::parse(reply.body, nullptr, false);
+    auto list = nlohmann::json::parse(reply.body, nullptr, false);
     if (!list.is_array()) {
         log_->error("Docker's container list is not a JSON array; keeping rules as they are");
         co_return errc::docker_bad_reply;
+    }
+    for (auto& item : list) {
+        // An id filter matches anywhere in the id: keep only those that start with the prefix.
+        if (id_prefix.empty() || (item.is_object() && item.value("Id", "").starts_with(id_prefix))) {
+            items.push_back(std::move(item));
+        }
+    }
+    co_return error_code{};
+}
+
+asio::awaitable<error_code> controller::take_snapshot() {
+    std::vector<nlohmann::json> list;
+    if (const auto ec = co_await list_containers({}, list)) {
+        co_return ec;
     }
     std::map<std::string, container_info> fresh;
     for (const auto& item : list) {
@@ -762,7 +842,7 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
 namespace dockgate {
 
 bool controller::healthy() const {
-    return fsm_.state() == conn_state::streaming && firewall_healthy_;
+    return !failed_ && fsm_.state() == conn_state::streaming && firewall_healthy_;
 }
 
 nlohmann::json controller::status() const {
@@ -782,8 +862,14 @@ nlohmann::json controller::status() const {
         for (const auto& r : result.rules) {
             rules.push_back(r.what.describe());
         }
+        // Bounded like the log: a label of thousands of bad items must not make a document
+        // of megabytes; the total is given.
+        constexpr std::size_t max_rejections_shown = 20;
         json rejected = json::array();
         for (const auto& r : result.rejected) {
+            if (rejected.size() == max_rejections_shown) {
+                break;
+            }
             rejected.push_back({{"label", r.label}, {"value", r.value}, {"reason", r.reason}});
         }
         json states = json::array();
@@ -797,7 +883,8 @@ nlohmann::json controller::status() const {
                    {"name", info.name},
                    {"rules", rules},
                    {"rule_states", states},
-                   {"rejected", rejected}};
+                   {"rejected", rejected},
+                   {"rejected_total", result.rejected.size()}};
         if (result.rules.empty() && result.rejected.empty()) {
             entry["why_no_rules"] = why_no_rules(info, policy_);
         }

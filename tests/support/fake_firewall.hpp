@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -16,7 +17,12 @@ namespace dockgate::testing {
 
 class fake_firewall final : public firewall {
   public:
-    firewall_state probe() override { return {true, true, true}; }
+    firewall_state probe() override {
+        if (throw_on_probe) {
+            throw std::runtime_error("injected: probe threw");
+        }
+        return {true, true, true};
+    }
 
     rules_file_contents read_rules(boost::system::error_code& ec) override {
         const std::lock_guard lock(mutex_);
@@ -62,6 +68,8 @@ class fake_firewall final : public firewall {
 
     std::atomic<int> mutations{0};
     std::atomic<int> fail_next{0};
+    /// probe() throws, as a bug would: the loop that called it must end the daemon.
+    std::atomic<bool> throw_on_probe{false};
     /// How long after changing the rules apply() returns.
     std::chrono::milliseconds answer_delay{0};
 

@@ -148,10 +148,14 @@ std::vector<malformed_case> malformed_cases() {
         {"actor_not_object", R"({"Type":"container","Action":"start","Actor":"x"})", "missing Type, Action or Actor"},
         {"missing_type", replace(start, R"("Type":"container",)", ""), "missing Type, Action or Actor"},
         {"missing_action", replace(start, R"("Action":"start",)", ""), "missing Type, Action or Actor"},
-        {"short_id", replace(start, quoted_cid, "\"5f1c2b3a4d5e\""), "64-character container id"},
-        {"long_id", replace(start, quoted_cid, std::string("\"") + cid + "0\""), "64-character container id"},
-        {"missing_id", replace(start, "\"ID\":" + quoted_cid + ",", ""), "64-character container id"},
-        {"network_event_without_container", network_event("connect", ""), "64-character container id"},
+        {"short_id", replace(start, quoted_cid, "\"5f1c2b3a4d5e\""), "64 lowercase hex digits"},
+        {"long_id", replace(start, quoted_cid, std::string("\"") + cid + "0\""), "64 lowercase hex digits"},
+        {"missing_id", replace(start, "\"ID\":" + quoted_cid + ",", ""), "64 lowercase hex digits"},
+        // The id goes into a request path: a path in disguise or uppercase is not Docker's id.
+        {"id_with_a_path", replace(start, quoted_cid, "\"../../../../images/create?fromImage=x&tag=yyyyyyyyyyyyyyyyyyyyyy\""),
+         "64 lowercase hex digits"},
+        {"uppercase_id", replace(start, quoted_cid, "\"" + std::string(64, 'A') + "\""), "64 lowercase hex digits"},
+        {"network_event_without_container", network_event("connect", ""), "64 lowercase hex digits"},
         // wrong JSON types: reported, never an exception out of the event loop
         {"type_is_a_number", replace(start, R"("Type":"container")", R"("Type":5)"), "Type"},
         {"action_is_null", replace(start, R"("Action":"start")", R"("Action":null)"), "Action"},

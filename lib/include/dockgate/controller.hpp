@@ -46,6 +46,8 @@ struct controller_settings {
     std::chrono::milliseconds retry_max{60000};
     /// Longest event line accepted from the stream.
     std::size_t max_event_line = 1U << 20U;
+    /// Rejected label items logged per container and evaluation; the rest are counted.
+    std::size_t max_rejections_logged = 5;
     bool dry_run = false;
 };
 
@@ -101,6 +103,10 @@ class controller {
     [[nodiscard]] bool healthy() const;
     /// Everything `dockgated status` shows, as JSON.
     [[nodiscard]] nlohmann::json status() const;
+    /// True when a loop ended with an exception: the daemon must exit non-zero.
+    [[nodiscard]] bool failed() const { return failed_; }
+    /// Called once when a loop ends with an exception (after stop()).
+    void on_fatal(std::function<void()> callback) { fatal_callback_ = std::move(callback); }
     /// True once stop() was called and every loop of the controller has returned.
     [[nodiscard]] bool finished() const { return stopping_ && running_loops_ == 0; }
 
@@ -110,6 +116,10 @@ class controller {
     asio::awaitable<void> health_check(std::shared_ptr<bool> active);
     asio::awaitable<void> ping_docker();
     asio::awaitable<error_code> take_snapshot();
+    asio::awaitable<error_code> list_containers(std::string id_prefix,
+                                                std::vector<nlohmann::json>& items);
+    void request_resync();
+    std::function<void(std::exception_ptr)> loop_ended(const char* loop);
     asio::awaitable<void> refresh_changed_containers();
     void note_container(const container_info& info, const char* why);
     asio::awaitable<void> reconcile_once(bool drift_only);
@@ -166,6 +176,8 @@ class controller {
     int running_loops_ = 0;
     controller_stats stats_;
     std::function<void()> synced_callback_;
+    std::function<void()> fatal_callback_;
+    bool failed_ = false;
     std::chrono::steady_clock::time_point next_drift_check_;
     /// What Docker does to IPv6 here (docker_setup.hpp), re-read on every snapshot, drift
     /// tick, network event and policy reload.

@@ -41,6 +41,8 @@ enum class errc {
     rules_file_unwritable,
     /// Another ufw run held ufw's lock past the deadline.
     ufw_lock_timeout,
+    /// A Docker reply was larger than docker_settings::max_reply_bytes.
+    docker_reply_too_large,
 };
 
 const boost::system::error_category& dockgate_category() noexcept;

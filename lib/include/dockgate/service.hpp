@@ -40,26 +40,38 @@ class service_notifier {
     bool watchdog_running_ = false;
 };
 
+/// Bounds of the status and metrics servers: clients are served concurrently, each within its
+/// own deadline, so one that connects and never reads delays nobody.
+struct server_limits {
+    std::size_t max_connections = 16;         ///< beyond this a new connection is closed at once
+    std::chrono::milliseconds deadline{5000}; ///< per connection, from accept to the last byte
+};
+
 /// Answers every connection on a listening unix stream socket with controller::status() as
 /// one JSON document, then closes it.
 class status_server {
   public:
-    status_server(asio::io_context& ioc, controller& ctl, int listening_fd);
+    status_server(asio::io_context& ioc, controller& ctl, int listening_fd,
+                  server_limits limits = {});
     void start();
     void stop();
 
   private:
     asio::awaitable<void> accept_loop();
+    asio::awaitable<void> answer(local_stream::socket socket);
 
     controller& ctl_;
     local_stream::acceptor acceptor_;
+    server_limits limits_;
+    std::size_t active_ = 0;
 };
 
 /// Prometheus metrics over HTTP on a loopback address only (off unless configured).
 class metrics_server {
   public:
     /// Throws std::invalid_argument for a non-loopback address or one that cannot be bound.
-    metrics_server(asio::io_context& ioc, controller& ctl, const std::string& listen);
+    metrics_server(asio::io_context& ioc, controller& ctl, const std::string& listen,
+                   server_limits limits = {});
     void start();
     void stop();
     [[nodiscard]] unsigned short port() const { return acceptor_.local_endpoint().port(); }
@@ -70,6 +82,8 @@ class metrics_server {
 
     controller& ctl_;
     asio::ip::tcp::acceptor acceptor_;
+    server_limits limits_;
+    std::size_t active_ = 0;
 };
 
 } // namespace dockgate
