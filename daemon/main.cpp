@@ -21,7 +21,9 @@
 #include <ctime>
 #include <csignal>
 #include <cstdlib>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <unistd.h>
 #include <iostream>
 
@@ -383,6 +385,23 @@ int run_watcher(options& opt, policy pol, firewall& fw, const std::shared_ptr<sp
     return 0;
 }
 
+/// "signal 15" or "status 2", for the supervisor's log.
+std::string exit_text(int status) {
+    return WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
+                               : "status " + std::to_string(WEXITSTATUS(status));
+}
+
+/// In a child of the supervisor: SIGKILL when the supervisor dies (SIGKILLed, or aborted by
+/// systemd's watchdog), so no executor or watcher outlives it. systemd's KillMode=mixed
+/// signals only the main process and the rest only after TimeoutStopSec. Must be called after
+/// any uid change, which clears it.
+void die_with_supervisor(pid_t supervisor) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != supervisor) {
+        ::_exit(1); // it died before the line above
+    }
+}
+
 /// Root supervisor: the executor (uid 0, only CAP_NET_ADMIN and CAP_NET_RAW) runs ufw; the
 /// Docker API filter (uid 0, no capabilities) passes the watcher's read-only Docker requests;
 /// the watcher (an unprivileged user, no capabilities) reads Docker through it. A dead
@@ -393,6 +412,13 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
         return 2;
     }
     std::string why;
+    // A missing capability is a configuration error: say so once and exit at once (EX_CONFIG,
+    // which the unit does not restart), not an executor that fails capset and is restarted
+    // once a second until systemd's start timeout.
+    if (!has_firewall_capabilities(&why)) {
+        log->critical("cannot run the ufw executor: {}", why);
+        return EX_CONFIG;
+    }
     const auto who = lookup_user(opt.run_as, &why);
     if (!who) {
         log->critical("--user {}: {}", opt.run_as, why);
@@ -422,6 +448,7 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
     }
     sigset_t previous;
     sigprocmask(SIG_BLOCK, &handled, &previous);
+    const pid_t supervisor = ::getpid();
 
     auto spawn_executor = [&]() -> pid_t {
         const pid_t pid = ::fork();
@@ -433,8 +460,9 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
             std::string error;
             if (!restrict_to_firewall_capabilities(&error)) {
                 log->critical("executor: {}", error);
-                ::_exit(2);
+                ::_exit(EX_CONFIG); // the supervisor stops instead of restarting it
             }
+            die_with_supervisor(supervisor);
             ufw_firewall executor_fw(opt.ufw, log);
             executor_fw.start_verification();
             const auto watchdog = std::chrono::duration_cast<std::chrono::seconds>(opt.ufw.timeout) +
@@ -464,6 +492,7 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
                 log->critical("docker API filter: {}", error);
                 ::_exit(2);
             }
+            die_with_supervisor(supervisor);
             docker_api_proxy_settings settings;
             settings.docker_socket = opt.controller.docker.socket_path;
             ::_exit(serve_docker_api_filter(filter_fd, settings, *log));
@@ -483,6 +512,7 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
             log->critical("watcher: {}", error);
             ::_exit(2);
         }
+        die_with_supervisor(supervisor); // after the uid change, which clears it
         remote_firewall remote(opt.executor_socket, opt.ufw.timeout + std::chrono::seconds(15));
         ::_exit(run_watcher(opt, std::move(pol), remote, log));
     }
@@ -490,12 +520,23 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
               "filter pid {} (uid 0, no capabilities), watcher pid {} (uid {}, no capabilities)",
               executor, filter, watcher, who->uid);
     int exit_code = 0;
+    // Set by the first SIGTERM/SIGINT (or a configuration error): from then on the watcher is
+    // not signalled again, and an executor or filter that exits is not restarted (under
+    // KillMode=control-group, or ^C in a terminal, they get the signal too).
+    bool stopping = false;
+    bool config_error = false;
     while (true) {
         siginfo_t info{};
         if (sigwaitinfo(&handled, &info) < 0) {
             continue;
         }
         if (info.si_signo == SIGTERM || info.si_signo == SIGINT || info.si_signo == SIGHUP) {
+            if (info.si_signo != SIGHUP) {
+                if (stopping) {
+                    continue;
+                }
+                stopping = true;
+            }
             ::kill(watcher, info.si_signo);
             if (info.si_signo == SIGHUP) {
                 ::kill(executor, SIGHUP); // it reloads the policy it checks adds against
@@ -508,6 +549,17 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
             if (pid == watcher) {
                 watcher_done = true;
                 exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+            } else if (pid == filter && stopping) {
+                log->info("Docker API filter exited ({}) while stopping", exit_text(status));
+                filter = -1;
+            } else if (pid == executor && stopping) {
+                log->info("executor exited ({}) while stopping", exit_text(status));
+                executor = -1;
+            } else if (pid == executor && WIFEXITED(status) && WEXITSTATUS(status) == EX_CONFIG) {
+                log->critical("the executor cannot run (configuration error, see above); stopping");
+                executor = -1;
+                stopping = config_error = true;
+                ::kill(watcher, SIGTERM);
             } else if (pid == filter) {
                 log->error("Docker API filter exited ({}); starting a new one",
                            WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
@@ -533,13 +585,20 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
             break;
         }
     }
-    ::kill(executor, SIGTERM);
-    ::waitpid(executor, nullptr, 0);
+    if (config_error) {
+        exit_code = EX_CONFIG;
+    }
+    if (executor > 0) {
+        ::kill(executor, SIGTERM);
+        ::waitpid(executor, nullptr, 0);
+    }
     ::close(listen_fd);
     ::unlink(opt.executor_socket.c_str());
     ::unlink(opt.status_socket.c_str());
-    ::kill(filter, SIGTERM);
-    ::waitpid(filter, nullptr, 0);
+    if (filter > 0) {
+        ::kill(filter, SIGTERM);
+        ::waitpid(filter, nullptr, 0);
+    }
     ::close(filter_fd);
     ::unlink(opt.docker_filter_socket.c_str());
     return exit_code;

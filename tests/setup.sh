@@ -7,6 +7,7 @@ packages=(cmake g++ make pkg-config libboost-dev libboost-program-options-dev nl
           libspdlog-dev libfmt-dev libsystemd-dev libgtest-dev docker.io ufw iptables
           busybox-static iproute2 curl util-linux procps
           dpkg-dev  # dpkg-shlibdeps for cpack -G DEB (lab.package)
+          systemd-container  # systemd-nspawn: lab.systemd_boot boots this OS under a real systemd
           clang libclang-rt-14-dev llvm)  # the last three: tests/fuzz (libFuzzer, llvm-symbolizer)
 missing=()
 for p in "${packages[@]}"; do

@@ -90,6 +90,31 @@ bool restrict_to_firewall_capabilities(std::string* why) {
     return true;
 }
 
+bool has_firewall_capabilities(std::string* why) {
+    // The executor keeps CAP_NET_ADMIN and CAP_NET_RAW; capset cannot add what the supervisor
+    // has not got (a unit's CapabilityBoundingSet= without them, or a dropped bounding set).
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    std::array<__user_cap_data_struct, 2> data{};
+    if (::syscall(SYS_capget, &header, data.data()) != 0) {
+        return fail(why, "capget");
+    }
+    std::string missing;
+    for (const auto& [cap, name] : {std::pair{CAP_NET_ADMIN, "CAP_NET_ADMIN"},
+                                    std::pair{CAP_NET_RAW, "CAP_NET_RAW"}}) {
+        if ((data[0].permitted & (1U << static_cast<unsigned>(cap))) == 0 ||
+            ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) {
+            missing += missing.empty() ? name : std::string(" ") + name;
+        }
+    }
+    if (!missing.empty()) {
+        *why = "missing capability " + missing +
+               " (the ufw executor needs CAP_NET_ADMIN and CAP_NET_RAW in the permitted and "
+               "bounding sets: check the unit's CapabilityBoundingSet=)";
+        return false;
+    }
+    return true;
+}
+
 bool drop_every_capability(std::string* why) {
     if (!drop_bounding_except(0, why) || !set_capabilities(0, why)) {
         return false;

@@ -25,6 +25,11 @@ std::optional<user_identity> lookup_user(const std::string& user, std::string* w
 /// CAP_NET_ADMIN and CAP_NET_RAW, and set no_new_privs. Returns false with `why` on failure.
 bool restrict_to_firewall_capabilities(std::string* why);
 
+/// For the supervisor, before it forks: true if this process has CAP_NET_ADMIN and CAP_NET_RAW
+/// in its permitted and bounding sets, which the executor keeps. Otherwise false with `why`
+/// naming what is missing: a configuration error, not something a restart can fix.
+bool has_firewall_capabilities(std::string* why);
+
 /// For the Docker API filter: keep uid 0 (it opens Docker's socket as its owner) but empty
 /// every capability set, bounding included, and set no_new_privs. Returns false with `why`.
 bool drop_every_capability(std::string* why);
