@@ -61,13 +61,26 @@ std::uint16_t port_number(const json& value) {
     return 0;
 }
 
+/// 127.0.0.0/8 or ::1 (a binding that only this host can reach).
+bool loopback_host_ip(const json& ip) {
+    if (!ip.is_string()) {
+        return false;
+    }
+    const auto text = ip.get<std::string>();
+    return text == "::1" || text.starts_with("127.");
+}
+
 void add_binding(std::vector<port_binding>& out, port_binding binding) {
     if (binding.container_port == 0 || binding.host_port == 0) {
         return;
     }
-    for (const auto& existing : out) {
-        if (existing == binding) {
-            return; // Docker lists one binding per host IP (0.0.0.0 and ::); one is enough
+    for (auto& existing : out) {
+        if (existing.container_port == binding.container_port && existing.proto == binding.proto &&
+            existing.host_port == binding.host_port) {
+            // Docker lists one binding per host IP (0.0.0.0 and ::): one is enough, reachable
+            // from outside if any of them is.
+            existing.loopback_only = existing.loopback_only && binding.loopback_only;
+            return;
         }
     }
     out.push_back(std::move(binding));
@@ -124,6 +137,7 @@ std::optional<container_info> decode_inspect(const json& reply, std::string* why
                         if (b.is_object()) {
                             auto binding = base;
                             binding.host_port = port_number(b.value("HostPort", json()));
+                            binding.loopback_only = loopback_host_ip(b.value("HostIp", json()));
                             add_binding(info.published, binding);
                         }
                     }
@@ -165,7 +179,8 @@ std::optional<container_info> decode_list_item(const json& item, std::string* wh
                 add_binding(info.published,
                             {port_number(p.value("PrivatePort", json())),
                              type == p.end() ? std::string("tcp") : type->get<std::string>(),
-                             port_number(p.value("PublicPort", json()))});
+                             port_number(p.value("PublicPort", json())),
+                             loopback_host_ip(p.value("IP", json()))});
             }
         }
     }

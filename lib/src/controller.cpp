@@ -105,6 +105,7 @@ void controller::stop() {
 
 void controller::replace_policy(policy pol) {
     policy_ = std::move(pol);
+    ++policy_generation_;
     setup_stale_ = true; // egress and the guard are the policy's
     for (const auto& [id, info] : containers_) {
         note_container(info, "policy reloaded");
@@ -135,7 +136,7 @@ void controller::mark_dirty() {
 }
 
 void controller::note_container(const container_info& info, const char* why) {
-    const auto result = evaluate(info, policy_);
+    const auto& result = evaluation_of(info);
     const log_scope container_fields({{"CONTAINER_ID", info.id}, {"CONTAINER_NAME", info.name}});
     // Bounded: a label of thousands of bad items makes a few lines, not thousands (journald's
     // rate limit would otherwise hide real errors); status keeps the count.
@@ -430,10 +431,25 @@ asio::awaitable<void> controller::refresh_changed_containers() {
 std::vector<owned_rule> controller::desired_rules() {
     std::vector<owned_rule> desired;
     for (const auto& [id, info] : containers_) {
-        auto result = evaluate(info, policy_, publish_mode());
-        std::move(result.rules.begin(), result.rules.end(), std::back_inserter(desired));
+        const auto& result = evaluation_of(info);
+        desired.insert(desired.end(), result.rules.begin(), result.rules.end());
     }
+    // Entries of containers that are gone go with them.
+    std::erase_if(evaluations_, [this](const auto& entry) { return !containers_.contains(entry.first); });
     return desired;
+}
+
+const evaluation& controller::evaluation_of(const container_info& info) const {
+    // Labels are untrusted and evaluated on every round, status request and watchdog tick:
+    // once per container, policy and Docker setup is enough. Comparing the stored copy costs
+    // as much as reading the labels once, never as much as evaluating them.
+    const auto mode = publish_mode();
+    auto& cached = evaluations_[info.id];
+    if (!cached.result || cached.policy_generation != policy_generation_ || cached.mode != mode ||
+        !(cached.info == info)) {
+        cached = {info, policy_generation_, mode, evaluate(info, policy_, mode)};
+    }
+    return *cached.result;
 }
 
 publish_target controller::publish_mode() const {
@@ -532,7 +548,7 @@ void controller::assess_rules() {
     stats_.rules_dead = 0;
     stats_.published_open_past_ufw = 0;
     for (const auto& [id, info] : containers_) {
-        const auto result = evaluate(info, policy_, publish_mode());
+        const auto& result = evaluation_of(info);
         auto& rows = assessments_[id];
         const log_scope container_fields(
             {{"CONTAINER_ID", info.id}, {"CONTAINER_NAME", info.name}});
@@ -572,6 +588,9 @@ void controller::assess_rules() {
         // Published ports that Docker accepts before ufw, unless a rule of this container's
         // asks for that port anyway.
         for (const auto& b : info.published) {
+            if (b.loopback_only) {
+                continue; // Docker keeps it on the host's loopback
+            }
             bool bypass = false;
             std::string why;
             std::string fix;
@@ -707,13 +726,22 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     // was deleted by hand or lost to ufw's own race between two ufw commands: say so, since the
     // admin may not know.
     if (foreign_seen_) {
-        for (const auto& [tuple, comment] : vanished_rules(*foreign_seen_, actual)) {
+        const auto gone = vanished_rules(*foreign_seen_, actual);
+        std::size_t logged = 0;
+        for (const auto& [tuple, comment] : gone) {
+            if (logged++ == settings_.max_rejections_logged) {
+                break; // bounded, like rejections: the rest is one line
+            }
             const auto shown =
                 comment.empty() ? tuple : tuple + " comment '" + printable(comment) + "'";
             const log_scope fields({{"RULE", shown}});
             log_->warn("a rule dockgate does not own is gone from ufw: {} (deleted by hand, or "
                        "lost to ufw commands that ran at the same time)",
                        shown);
+        }
+        if (gone.size() > settings_.max_rejections_logged) {
+            log_->warn("and {} more rules dockgate does not own are gone from ufw",
+                       gone.size() - settings_.max_rejections_logged);
         }
     }
     foreign_seen_ = foreign_rules(actual);
@@ -849,7 +877,7 @@ nlohmann::json controller::status() const {
     using json = nlohmann::json;
     json containers = json::array();
     for (const auto& [id, info] : containers_) {
-        const auto result = evaluate(info, policy_, publish_mode());
+        const auto& result = evaluation_of(info);
         const auto assessed = assessments_.find(id);
         const bool labelled =
             std::any_of(info.labels.begin(), info.labels.end(), [this](const auto& l) {

@@ -2,6 +2,7 @@
 #include "dockgate/labels.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 namespace dockgate {
@@ -71,6 +72,9 @@ class evaluator {
             const bool log = log_ || (g.from_profile != nullptr && g.from_profile->log);
             for (const auto& dst : destinations) {
                 for (const auto& src : srcs) {
+                    if (full_) {
+                        break;
+                    }
                     if (src.v6 != dst.v6 && !src.is_any()) {
                         continue;
                     }
@@ -134,11 +138,8 @@ class evaluator {
 
     std::vector<grant> read_allow() {
         std::vector<grant> grants;
-        const auto* text = label("allow");
-        if (text == nullptr) {
-            return grants;
-        }
-        for (const auto& item : split_list(*text)) {
+        const auto items = bounded_items("allow");
+        for (const auto& item : items.value_or(std::vector<std::string>{})) {
             std::vector<grant> asked;
             if (const auto prof = pol_.profiles.find(item); prof != pol_.profiles.end()) {
                 for (const auto& spec : prof->second.ports) {
@@ -183,7 +184,11 @@ class evaluator {
             return pol_.sources;
         }
         std::vector<ip_prefix> sources;
-        const auto items = split_list(*text);
+        const auto bounded = bounded_items("allow.from");
+        if (!bounded) {
+            return sources; // over a limit: no source, never "any"
+        }
+        const auto& items = *bounded;
         if (items.empty()) {
             // Say so: otherwise the container silently gets no rule at all.
             reject("allow.from", *text, "no source given; the container's fw.allow opens nothing");
@@ -223,10 +228,12 @@ class evaluator {
 
     std::vector<ip_prefix> read_destinations() {
         std::set<std::string> wanted_networks;
-        if (const auto* text = label("networks")) {
-            for (const auto& name : split_list(*text)) {
-                wanted_networks.insert(name);
+        if (label("networks") != nullptr) {
+            const auto names = bounded_items("networks");
+            if (!names) {
+                return {}; // over a limit: no network, never "all of them"
             }
+            wanted_networks.insert(names->begin(), names->end());
         }
         std::vector<ip_prefix> out;
         for (const auto& net : container_.networks) {
@@ -278,7 +285,8 @@ class evaluator {
             return;
         }
         std::vector<port_binding> chosen;
-        for (const auto& item : split_list(*text)) {
+        const auto items = bounded_items("publish").value_or(std::vector<std::string>{});
+        for (const auto& item : items) {
             if (item == "auto") {
                 chosen.insert(chosen.end(), container_.published.begin(),
                               container_.published.end());
@@ -304,7 +312,7 @@ class evaluator {
             chosen.push_back(*binding);
         }
         // fw.publish=8080 without a protocol means every protocol 8080 is published with.
-        for (const auto& item : split_list(*text)) {
+        for (const auto& item : items) {
             if (item == "auto" || item.find('/') != std::string::npos) {
                 continue;
             }
@@ -316,6 +324,13 @@ class evaluator {
             }
         }
         for (const auto& b : chosen) {
+            if (b.loopback_only) {
+                // Published on 127.0.0.1/::1 only: opening ::/0 port P would open what Docker
+                // kept local (and whatever else listens on P).
+                reject("publish", std::to_string(b.host_port) + "/" + b.proto,
+                       "published on a loopback address only: nothing to open");
+                continue;
+            }
             const auto proto = parse_protocol(b.proto);
             if (!proto) {
                 reject("publish", std::to_string(b.host_port) + "/" + b.proto,
@@ -360,7 +375,40 @@ class evaluator {
         }
     }
 
+    /// The items of a list label, de-duplicated, or nullopt (with one rejection) when the label
+    /// is over the policy's max_label_bytes or max_label_items: anyone who can start a container
+    /// writes labels, and their cost must stay bounded.
+    std::optional<std::vector<std::string>> bounded_items(const char* suffix) {
+        const auto* text = label(suffix);
+        if (text == nullptr) {
+            return std::vector<std::string>{};
+        }
+        if (text->size() > pol_.max_label_bytes) {
+            reject(suffix, *text,
+                   "label of " + std::to_string(text->size()) + " bytes, over the policy's "
+                   "max_label_bytes of " + std::to_string(pol_.max_label_bytes) + "; ignored");
+            return std::nullopt;
+        }
+        std::vector<std::string> items;
+        std::set<std::string> seen;
+        for (auto& item : split_list(*text)) {
+            if (seen.insert(item).second) {
+                items.push_back(std::move(item));
+            }
+        }
+        if (items.size() > pol_.max_label_items) {
+            reject(suffix, *text,
+                   std::to_string(items.size()) + " items, over the policy's max_label_items of " +
+                       std::to_string(pol_.max_label_items) + "; ignored");
+            return std::nullopt;
+        }
+        return items;
+    }
+
     void add(const rule& r, const char* suffix) {
+        if (full_) {
+            return; // past the cap: nothing more is kept, so nothing more is compared
+        }
         for (auto& existing : result_.rules) {
             auto& e = existing.what;
             // ufw matches rules without their action and logging ("Rule updated" replaces one
@@ -381,6 +429,7 @@ class evaluator {
                            " rules per container; further rules dropped");
                 cap_reported_ = true;
             }
+            full_ = true;
             return;
         }
         result_.rules.push_back({r, tag_});
@@ -394,6 +443,7 @@ class evaluator {
     bool limit_ = false;
     bool log_ = false;
     bool cap_reported_ = false;
+    bool full_ = false; ///< max_rules_per_container reached
 };
 
 } // namespace

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -92,6 +94,19 @@ int line_of_offset(std::string_view text, std::size_t offset) {
     offset = std::min(offset, text.size());
     return 1 + static_cast<int>(std::count(text.begin(),
                                            text.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
+}
+
+/// Line of the `use`-th occurrence of "key" followed by a colon (a key, not a value).
+int line_of_key_use(std::string_view text, const std::string& key, int use) {
+    const std::string quoted = "\"" + key + "\"";
+    std::size_t at = 0;
+    for (int seen = 0; (at = text.find(quoted, at)) != std::string_view::npos; at += quoted.size()) {
+        const auto next = text.find_first_not_of(" \t\r\n", at + quoted.size());
+        if (next != std::string_view::npos && text[next] == ':' && ++seen == use) {
+            return line_of_offset(text, at);
+        }
+    }
+    return 0;
 }
 
 int line_of_key(std::string_view text, const std::string& key, const std::vector<std::string>& path) {
@@ -261,6 +276,14 @@ void apply_key(policy& pol, const std::string& key, const json& value) {
             throw invalid_policy{key, "\"max_rules_per_container\" must be 1-10000"};
         }
         pol.max_rules_per_container = value.get<std::size_t>();
+    } else if (key == "max_label_bytes" || key == "max_label_items") {
+        const auto limit = key == "max_label_bytes" ? 65536UL : 1024UL;
+        if (!value.is_number_unsigned() || value.get<unsigned long>() == 0 ||
+            value.get<unsigned long>() > limit) {
+            throw invalid_policy{key, "\"" + key + "\" must be 1-" + std::to_string(limit)};
+        }
+        (key == "max_label_bytes" ? pol.max_label_bytes : pol.max_label_items) =
+            value.get<std::size_t>();
     } else if (key == "max_rules_total") {
         if (!value.is_number_unsigned() || value.get<unsigned long>() == 0 ||
             value.get<unsigned long>() > 1000000) {
@@ -290,7 +313,32 @@ std::optional<policy> parse_policy(std::string_view raw_text, const std::string&
                                    policy_error* error) {
     const std::string text = strip_comment_lines(raw_text);
     try {
-        const json document = json::parse(text);
+        // JSON lets a key appear twice and the later one win: {"prefixes":[…],"prefixes":["::/0"]}
+        // would pass review and open everything. A key given twice is an error at its line.
+        std::vector<std::set<std::string>> open_objects;
+        std::map<std::string, int> key_uses;
+        std::optional<std::pair<std::string, int>> duplicate;
+        const json::parser_callback_t no_duplicates = [&](int /*depth*/, json::parse_event_t event,
+                                                          json& parsed) {
+            if (event == json::parse_event_t::object_start) {
+                open_objects.emplace_back();
+            } else if (event == json::parse_event_t::object_end && !open_objects.empty()) {
+                open_objects.pop_back();
+            } else if (event == json::parse_event_t::key && !open_objects.empty()) {
+                const auto key = parsed.get<std::string>();
+                const int use = ++key_uses[key];
+                if (!open_objects.back().insert(key).second && !duplicate) {
+                    duplicate = {key, use};
+                }
+            }
+            return true;
+        };
+        const json document = json::parse(text, no_duplicates);
+        if (duplicate) {
+            *error = {file_name, line_of_key_use(text, duplicate->first, duplicate->second),
+                      "\"" + duplicate->first + "\" is given twice in one object"};
+            return std::nullopt;
+        }
         if (!document.is_object()) {
             *error = {file_name, 1, "the policy must be a JSON object"};
             return std::nullopt;

@@ -4,6 +4,7 @@
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <functional>
@@ -672,14 +673,82 @@ TEST(labels, rules_are_route_rules_to_the_container) {
     EXPECT_TRUE(r.source.v6);
 }
 
-TEST(labels, evaluation_is_deterministic) {
+TEST(labels, a_port_published_on_loopback_only_opens_nothing) {
+    // -p 127.0.0.1:8080:80: Docker keeps it local; fw.publish must not open ::/0 port 8080.
     auto container = base_container();
-    two_networks(container);
-    container.labels = {{"fw.allow", "public-web,8000-8010/udp,htp"}, {"fw.allow.from", "2001:db8:1::/48,any"}};
-    const auto first = evaluate(container, base_policy());
-    const auto second = evaluate(container, base_policy());
-    EXPECT_EQ(first.rules, second.rules);
-    EXPECT_EQ(first.rejected, second.rejected);
+    container.published = {{80, "tcp", 8080, true}};
+    container.labels = {{"fw.publish", "8080"}};
+    auto pol = base_policy();
+    pol.allow_publish = true;
+    const auto result = evaluate(container, pol);
+    EXPECT_TRUE(result.rules.empty());
+    ASSERT_EQ(result.rejected.size(), 1U);
+    EXPECT_NE(result.rejected[0].reason.find("loopback"), std::string::npos);
+}
+
+TEST(container, a_binding_on_loopback_only_is_marked_and_any_other_address_unmarks_it) {
+    const auto reply = nlohmann::json::parse(R"({"Id": ")" + std::string(64, 'a') + R"(",
+        "Name": "/web", "State": {"Running": true}, "Config": {"Labels": {}},
+        "NetworkSettings": {"Networks": {}, "Ports": {
+            "80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}, {"HostIp": "::1", "HostPort": "8080"}],
+            "81/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8081"}, {"HostIp": "::", "HostPort": "8081"}]}}})");
+    std::string why;
+    const auto info = decode_inspect(reply, &why);
+    ASSERT_TRUE(info.has_value()) << why;
+    ASSERT_EQ(info->published.size(), 2U);
+    for (const auto& b : info->published) {
+        EXPECT_EQ(b.loopback_only, b.container_port == 80) << b.container_port;
+    }
+}
+
+TEST(labels, a_label_over_the_byte_limit_is_one_rejection_and_opens_nothing) {
+    auto container = base_container();
+    std::string huge;
+    for (int port = 1; port <= 6000; ++port) {
+        huge += std::to_string(port) + ",";
+    }
+    container.labels = {{"fw.allow", huge}};
+    const auto result = evaluate(container, base_policy());
+    EXPECT_TRUE(result.rules.empty());
+    ASSERT_EQ(result.rejected.size(), 1U);
+    EXPECT_NE(result.rejected[0].reason.find("over the policy's max_label_bytes of 4096"),
+              std::string::npos);
+}
+
+TEST(labels, over_long_source_or_network_lists_never_widen) {
+    // fw.allow.from or fw.networks over a limit must not fall back to "any" or "all networks".
+    auto container = base_container();
+    std::string sources;
+    for (int i = 0; i < 100; ++i) {
+        sources += "2001:db8:" + std::to_string(i) + "::/48,";
+    }
+    container.labels = {{"fw.allow", "http"}, {"fw.allow.from", sources}};
+    auto result = evaluate(container, base_policy());
+    EXPECT_TRUE(result.rules.empty());
+    ASSERT_EQ(result.rejected.size(), 1U);
+    EXPECT_NE(result.rejected[0].reason.find("100 items, over the policy's max_label_items of 64"),
+              std::string::npos);
+
+    std::string networks;
+    for (int i = 0; i < 100; ++i) {
+        networks += "net" + std::to_string(i) + ",";
+    }
+    container.labels = {{"fw.allow", "http"}, {"fw.networks", networks + "v6net"}};
+    result = evaluate(container, base_policy());
+    EXPECT_TRUE(result.rules.empty());
+}
+
+TEST(labels, repeated_items_count_once) {
+    // fw.allow.from=any repeated thousands of times was the quadratic CPU bomb: one item.
+    auto container = base_container();
+    std::string any;
+    for (int i = 0; i < 600; ++i) {
+        any += "any,";
+    }
+    container.labels = {{"fw.allow", "http,http,80"}, {"fw.allow.from", any}};
+    const auto result = evaluate(container, base_policy());
+    EXPECT_EQ(result.rules.size(), 1U);
+    EXPECT_TRUE(result.rejected.empty());
 }
 
 } // namespace

@@ -90,6 +90,30 @@ void expect_builtin(const policy& pol) {
     EXPECT_EQ(pol.services, services);
 }
 
+TEST(policy, a_key_given_twice_is_an_error_at_its_line) {
+    // The later one would silently win: here it would open every source prefix.
+    policy_error error;
+    const auto pol = parse_policy("{\n  \"prefixes\": [\"2001:db8::/32\"],\n  \"prefixes\": [\"::/0\"]\n}\n",
+                                  "p.json", &error);
+    EXPECT_FALSE(pol.has_value());
+    EXPECT_EQ(error.line, 3);
+    EXPECT_NE(error.reason.find("\"prefixes\" is given twice"), std::string::npos) << error.reason;
+    // The same key in two different objects is fine.
+    const auto two = parse_policy(R"({"profiles": {"a": {"ports": ["80"]}, "b": {"ports": ["81"]}}})",
+                                  "p.json", &error);
+    EXPECT_TRUE(two.has_value()) << error.to_string();
+}
+
+TEST(policy, label_limits_are_keys_with_bounds) {
+    policy_error error;
+    const auto pol = parse_policy(R"({"max_label_bytes": 1024, "max_label_items": 8})", "p.json", &error);
+    ASSERT_TRUE(pol.has_value()) << error.to_string();
+    EXPECT_EQ(pol->max_label_bytes, 1024U);
+    EXPECT_EQ(pol->max_label_items, 8U);
+    EXPECT_FALSE(parse_policy(R"({"max_label_items": 0})", "p.json", &error).has_value());
+    EXPECT_FALSE(parse_policy(R"({"max_label_bytes": 100000})", "p.json", &error).has_value());
+}
+
 TEST(policy, builtin_defaults) { expect_builtin(builtin_policy()); }
 
 TEST(policy, empty_document_is_the_builtin_policy) {

@@ -98,6 +98,7 @@ class controller {
     void on_synced(std::function<void()> callback) { synced_callback_ = std::move(callback); }
 
     [[nodiscard]] const controller_stats& stats() const { return stats_; }
+    [[nodiscard]] const policy& current_policy() const { return policy_; }
     [[nodiscard]] conn_state connection() const { return fsm_.state(); }
     /// Docker stream up and the firewall side answering: what WATCHDOG=1 vouches for.
     [[nodiscard]] bool healthy() const;
@@ -128,6 +129,8 @@ class controller {
     void schedule_retry();
     void record_ufw_latency(std::chrono::milliseconds took);
     std::vector<owned_rule> desired_rules();
+    /// evaluate() of the container, cached per container, policy and publish mode.
+    const evaluation& evaluation_of(const container_info& info) const;
     asio::awaitable<void> refresh_docker_setup();
     asio::awaitable<bool> ensure_host_rules(bool ufw_active);
     /// Each container's rules with what Docker does to them; logs changes of state once.
@@ -177,6 +180,14 @@ class controller {
     controller_stats stats_;
     std::function<void()> synced_callback_;
     std::function<void()> fatal_callback_;
+    struct cached_evaluation {
+        container_info info;
+        unsigned long policy_generation = 0;
+        publish_target mode = publish_target::host_port;
+        std::optional<evaluation> result;
+    };
+    mutable std::map<std::string, cached_evaluation> evaluations_;
+    unsigned long policy_generation_ = 0;
     bool failed_ = false;
     std::chrono::steady_clock::time_point next_drift_check_;
     /// What Docker does to IPv6 here (docker_setup.hpp), re-read on every snapshot, drift

@@ -52,6 +52,10 @@ struct policy {
     std::size_t max_rules_per_container = 64;
     /// Most rules carrying dockgate's tag that the executor lets ufw's rules files hold at once.
     std::size_t max_rules_total = 10000;
+    /// Bounds on what a label costs to evaluate (labels are untrusted): a list label longer
+    /// than this many bytes, or with more distinct items, is one rejection and ignored.
+    std::size_t max_label_bytes = 4096;
+    std::size_t max_label_items = 64;
     bool allow_publish = false; ///< may fw.publish open published host ports
     bool manage_ipv4 = false;   ///< also write rules for IPv4 container addresses
     /// Containers may open outgoing IPv6 connections where only ufw decides (Docker's
