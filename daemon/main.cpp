@@ -44,6 +44,7 @@ struct options {
     std::string run_as;
     std::string executor_socket = "/run/dockgate/executor.sock";
     std::string status_socket = "/run/dockgate/status.sock";
+    int status_timeout_ms = 5000;
     std::string docker_filter_socket = "/run/dockgate/docker.sock"; ///< the watcher's Docker
     int status_fd = -1; ///< inherited from the supervisor when privilege-separated
     std::string command;
@@ -186,11 +187,21 @@ asio::awaitable<int> explain(docker_client& docker, std::string container, const
 
 
 /// `dockgated status`: reads the running daemon's status socket.
-int show_status(const std::string& path, bool raw_json) {
+int show_status(const std::string& path, bool raw_json, std::chrono::milliseconds timeout) {
     asio::io_context ioc;
     local_stream::socket socket(ioc);
     error_code ec;
-    socket.connect(local_stream::endpoint(path), ec);
+    socket.open(local_stream(), ec);
+    // A daemon that accepts and never answers must not hang the command: every read and the
+    // connect itself give up after `timeout`.
+    timeval limit{};
+    limit.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+    limit.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+    if (!ec) {
+        ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+        ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+        socket.connect(local_stream::endpoint(path), ec);
+    }
     if (ec) {
         std::cerr << "cannot reach dockgated at " << path << ": " << ec.message()
                   << " (is it running? root or the daemon's group may read it)\n";
@@ -198,6 +209,11 @@ int show_status(const std::string& path, bool raw_json) {
     }
     std::string text;
     asio::read(socket, asio::dynamic_buffer(text), ec);
+    if (ec && ec != asio::error::eof) {
+        std::cerr << "no status from dockgated at " << path << " within " << timeout.count()
+                  << " ms: " << ec.message() << '\n';
+        return 1;
+    }
     const auto doc = nlohmann::json::parse(text, nullptr, false);
     if (doc.is_discarded()) {
         std::cerr << "unreadable status from " << path << "\n";
@@ -331,7 +347,21 @@ int run_watcher(options& opt, policy pol, firewall& fw, const std::shared_ptr<sp
             }
             if (signo == SIGHUP) {
                 policy_error reload_error;
-                auto fresh = load_policy_file(opt.policy_path, &reload_error);
+                bool missing = false;
+                auto fresh = load_policy_file(opt.policy_path, &reload_error, &missing);
+                if (missing) {
+                    // Fail closed: a file gone at reload must not bring in the open built-in
+                    // policy (any port, any source).
+                    fresh.reset();
+                    reload_error = {opt.policy_path, 0, "the file does not exist"};
+                } else if (fresh && fresh->manage_ipv4 != ctl.current_policy().manage_ipv4) {
+                    // Which rules files are read (user.rules too, or not) is fixed at start;
+                    // half a change would leave IPv4 rules no one removes.
+                    fresh.reset();
+                    reload_error = {opt.policy_path, 0,
+                                    "\"manage_ipv4\" changed: that takes a restart "
+                                    "(systemctl restart dockgated)"};
+                }
                 if (fresh) {
                     log->info("policy reloaded from {}", opt.policy_path);
                     ctl.replace_policy(std::move(*fresh));
@@ -379,8 +409,17 @@ int run_watcher(options& opt, policy pol, firewall& fw, const std::shared_ptr<sp
             status->stop();
         }
     };
+    ctl.on_fatal([&] {
+        stop_extras();
+        signals.cancel();
+    });
     ctl.start();
     ioc.run();
+    if (ctl.failed()) {
+        log->critical("stopped after an internal error; exit status 1 so that systemd restarts "
+                      "dockgated");
+        return 1;
+    }
     log->info("stopped");
     return 0;
 }
@@ -628,6 +667,7 @@ int main(int argc, char** argv) try {
         ("remove-all-rules", po::bool_switch(&opt.remove_all), "delete every dockgate-owned ufw rule and exit (uninstall)")
         ("user", po::value(&opt.run_as)->value_name("NAME"), "privilege separation: read Docker as this user, run ufw in a separate root executor")
         ("status-socket", po::value(&opt.status_socket)->default_value(opt.status_socket), "where the status view is served and read")
+        ("status-timeout-ms", po::value(&opt.status_timeout_ms)->default_value(opt.status_timeout_ms), "`dockgated status`: how long to wait for the daemon's answer")
         ("metrics-listen", po::value(&opt.metrics_listen)->value_name("ADDR:PORT"), "serve Prometheus metrics on this loopback address (off by default)")
         ("json", po::bool_switch(&opt.json), "with `status`: print the raw JSON")
         ("command", po::value(&opt.command), "`status`: show the running daemon's state")
@@ -663,7 +703,8 @@ int main(int argc, char** argv) try {
             std::cerr << "unknown command \"" << opt.command << "\" (try --help)\n";
             return 2;
         }
-        return show_status(opt.status_socket, opt.json);
+        return show_status(opt.status_socket, opt.json,
+                           std::chrono::milliseconds(opt.status_timeout_ms));
     }
     if (!opt.check_policy.empty()) {
         policy_error error;
