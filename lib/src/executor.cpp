@@ -50,6 +50,12 @@ struct executor_policy {
         policy_error error;
         bool builtin = false;
         auto fresh = load_policy_file(path, &error, &builtin);
+        if (fresh && builtin && current) {
+            // Fail closed, as the watcher does: a file gone at reload must not bring in the
+            // open built-in policy.
+            fresh.reset();
+            error = {path, 0, "the file does not exist"};
+        }
         if (!fresh) {
             if (current) {
                 log.error("executor: policy reload refused, previous policy stays in force: {}",
