@@ -357,6 +357,12 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
         const bool active = probe().active;
         if (!temp) {
             fail_changes(errc::rules_file_unwritable, error + "; " + path + " left as it was");
+        } else if (read_text(path) != text) {
+            // Edited by hand (an editor takes no ufw lock) since we read it: our rename would
+            // silently replace that edit. Leave both alone; the retry starts from the new text.
+            ::unlink(temp->c_str());
+            fail_changes(errc::rules_file_unwritable,
+                         path + " changed while dockgate was writing it; not replaced, retried");
         } else if (const auto restore =
                        active ? run_process({settings_.ip6tables_restore, "-n", *temp}, tool_env,
                                             settings_.timeout)
