@@ -1,6 +1,8 @@
 // The controller against a fake Docker Engine with injected faults: every test ends connected
 // and with ufw exactly in step with the containers.
 #include "dockgate/controller.hpp"
+#include "dockgate/privsep.hpp"
+#include "dockgate/service.hpp"
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -249,6 +251,62 @@ TEST_F(controller_test, a_label_of_thousands_of_bad_items_logs_a_few_lines) {
         EXPECT_LE(c["rejected"].size(), 20U);
     }
     EXPECT_EQ(status["containers"][1]["rejected_total"], 1000U) << status.dump(1).substr(0, 400);
+}
+
+TEST_F(controller_test, a_status_client_that_never_reads_delays_no_one) {
+    // 800 labelled containers make a status document far larger than a socket buffer: a
+    // client that connects and never reads used to hold the (sequential) server, so every
+    // later `dockgated status` hung.
+    firewall_.answer_delay = 0ms;
+    for (int k = 0; k < 800; ++k) {
+        const auto c = web(1000 + k, "2001:db8:2::" + std::to_string(k + 1), "http,https,8000-8010/udp");
+        engine_.containers[c.id] = c;
+    }
+    start();
+    ASSERT_TRUE(run_until([&] { return synced_ >= 1; }, 10s));
+    const std::string path = engine_.socket_path() + ".status";
+    std::string why;
+    const int fd = listen_unix_socket(path, SOCK_STREAM, ::getgid(), &why);
+    ASSERT_GE(fd, 0) << why;
+    status_server server(ioc_, *ctl_, fd, {4, 1000ms});
+    server.start();
+    local_stream::socket idle(ioc_);
+    idle.connect(local_stream::endpoint(path));
+    run_until([] { return false; }, 50ms); // the server accepts it and starts writing
+    // A second client gets the whole document at once.
+    local_stream::socket reader(ioc_);
+    reader.connect(local_stream::endpoint(path));
+    std::string text;
+    bool done = false;
+    asio::co_spawn(
+        ioc_,
+        [&]() -> asio::awaitable<void> {
+            error_code ec;
+            co_await asio::async_read(reader, asio::dynamic_buffer(text),
+                                      asio::redirect_error(asio::use_awaitable, ec));
+            done = true;
+        },
+        asio::detached);
+    ASSERT_TRUE(run_until([&] { return done; }, 900ms)) << "the second client waited for the first";
+    EXPECT_GT(text.size(), 300000U) << "larger than what a unix socket buffers";
+    EXPECT_TRUE(nlohmann::json::parse(text, nullptr, false).is_object());
+    // The idle one is cut off at its deadline: past it, what is left to read is only what the
+    // socket had buffered, not the whole document.
+    run_until([] { return false; }, 1200ms);
+    std::array<char, 65536> sink{};
+    error_code ec;
+    std::size_t got = 0;
+    const auto until = std::chrono::steady_clock::now() + 3s;
+    while (!ec && std::chrono::steady_clock::now() < until) {
+        ioc_.restart();
+        ioc_.run_for(20ms);
+        if (idle.available(ec) > 0) {
+            got += idle.read_some(asio::buffer(sink), ec);
+        }
+    }
+    EXPECT_LT(got, text.size()) << "the idle client was closed before it got everything";
+    server.stop();
+    ::unlink(path.c_str());
 }
 
 TEST_F(controller_test, event_headers_that_never_come_time_out_and_are_retried) {
