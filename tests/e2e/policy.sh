@@ -66,6 +66,24 @@ check "and the web service still means 8080" has_8080_rule
 check "and the other containers keep their rules" reachable "$fromone" 80 "$LAB_OUT_SRC1"
 check_not "dockgated --check-policy refuses it" "$DOCKGATED" --check-policy "$policy"
 
+# Hostile and careless edits (issue 16): a key given twice, a file removed, manage_ipv4 flipped.
+# Each reload is refused with its reason and the previous policy stays in force.
+printf '{\n  "prefixes": ["2001:db8::/32"],\n  "prefixes": ["::/0"]\n}\n' > "$policy"
+kill -HUP "$DG_PID"
+check "a key given twice is refused at its line" \
+  dg_wait_log "policy reload refused, previous policy stays in force: $policy:3: \"prefixes\" is given twice in one object" 10
+check_not "dockgated --check-policy refuses it too" "$DOCKGATED" --check-policy "$policy"
+rm -f "$policy"
+kill -HUP "$DG_PID"
+check "a policy file gone at reload is refused (never the open built-in policy)" \
+  dg_wait_log "policy reload refused, previous policy stays in force: $policy: the file does not exist" 10
+check "the previous policy stays: port 80 still blocked" probe_blocked "$asks81" 80
+write_policy '["8080/tcp"]'
+sed -i 's/^{/{ "manage_ipv4": true,/' "$policy"
+kill -HUP "$DG_PID"
+check "a reload that flips manage_ipv4 is refused (it takes a restart)" \
+  dg_wait_log "\"manage_ipv4\" changed: that takes a restart" 10
+
 explain_shows() { lab_host "$DOCKGATED" --docker-host "unix://$LAB_DOCKER_SOCK" --policy /nonexistent --explain fromone 2>/dev/null | grep -q "route allow tcp from $LAB_OUT_SRC1 to $fromone port 80  \[in ufw\]"; }
 check "--explain shows the container's rule and that ufw holds it" explain_shows
 dg_stop TERM
