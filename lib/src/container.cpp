@@ -8,6 +8,19 @@
 namespace dockgate {
 namespace {
 
+/// A name from Docker as it may appear in logs, status and the terminal: control and non-ASCII
+/// bytes (a newline that forges a log line, an ESC that drives the terminal) become '?', and
+/// the length is bounded. Docker's own names never contain them.
+std::string displayable_name(const std::string& name) {
+    constexpr std::size_t max_name = 128;
+    std::string out;
+    for (const char c : name.substr(0, max_name)) {
+        const auto u = static_cast<unsigned char>(c);
+        out += (u >= 0x20 && u < 0x7f) ? c : '?';
+    }
+    return out;
+}
+
 using json = nlohmann::json;
 
 std::string string_at(const json& object, const char* key) {
@@ -40,7 +53,7 @@ std::vector<network_attachment> decode_networks(const json& settings) {
         if (!endpoint.is_object()) {
             continue;
         }
-        out.push_back({name, string_at(endpoint, "GlobalIPv6Address"),
+        out.push_back({displayable_name(name), string_at(endpoint, "GlobalIPv6Address"),
                        string_at(endpoint, "IPAddress")});
     }
     return out;
@@ -110,6 +123,7 @@ std::optional<container_info> decode_inspect(const json& reply, std::string* why
     if (info.name.starts_with('/')) {
         info.name.erase(0, 1);
     }
+    info.name = displayable_name(info.name);
     const auto state = reply.find("State");
     if (state != reply.end() && state->is_object()) {
         const auto running = state->find("Running");
@@ -164,6 +178,7 @@ std::optional<container_info> decode_list_item(const json& item, std::string* wh
         if (info.name.starts_with('/')) {
             info.name.erase(0, 1);
         }
+        info.name = displayable_name(info.name);
     }
     info.running = string_at(item, "State") == "running";
     if (const auto labels = item.find("Labels"); labels != item.end()) {

@@ -686,6 +686,19 @@ TEST(labels, a_port_published_on_loopback_only_opens_nothing) {
     EXPECT_NE(result.rejected[0].reason.find("loopback"), std::string::npos);
 }
 
+TEST(container, control_characters_in_names_never_reach_logs_or_the_terminal) {
+    const auto reply = nlohmann::json::parse(R"({"Id": ")" + std::string(64, 'a') + R"(",
+        "Name": "/web\n2026-12-01 [error] forged\u001b[31m", "State": {"Running": true},
+        "Config": {"Labels": {}},
+        "NetworkSettings": {"Networks": {"net\u001b]0;x\u0007": {"GlobalIPv6Address": "2001:db8::5"}}}})");
+    std::string why;
+    const auto info = decode_inspect(reply, &why);
+    ASSERT_TRUE(info.has_value()) << why;
+    EXPECT_EQ(info->name, "web?2026-12-01 [error] forged?[31m");
+    ASSERT_EQ(info->networks.size(), 1U);
+    EXPECT_EQ(info->networks[0].network, "net?]0;x?");
+}
+
 TEST(container, a_binding_on_loopback_only_is_marked_and_any_other_address_unmarks_it) {
     const auto reply = nlohmann::json::parse(R"({"Id": ")" + std::string(64, 'a') + R"(",
         "Name": "/web", "State": {"Running": true}, "Config": {"Labels": {}},
