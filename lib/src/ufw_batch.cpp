@@ -357,12 +357,6 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
         const bool active = probe().active;
         if (!temp) {
             fail_changes(errc::rules_file_unwritable, error + "; " + path + " left as it was");
-        } else if (read_text(path) != text) {
-            // Edited by hand (an editor takes no ufw lock) since we read it: our rename would
-            // silently replace that edit. Leave both alone; the retry starts from the new text.
-            ::unlink(temp->c_str());
-            fail_changes(errc::rules_file_unwritable,
-                         path + " changed while dockgate was writing it; not replaced, retried");
         } else if (const auto restore =
                        active ? run_process({settings_.ip6tables_restore, "-n", *temp}, tool_env,
                                             settings_.timeout)
@@ -375,6 +369,19 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
                                                      : !restore.spawn_error.empty()
                                                          ? restore.spawn_error
                                                          : first_line(restore.err)));
+        } else if (read_text(path) != text) {
+            // Edited by hand (an editor takes no ufw lock) since we read it, as late as during
+            // the load: the rename would silently replace that edit. Keep the edit, put the
+            // kernel back to what we read, and let the retry start from the new text.
+            ::unlink(temp->c_str());
+            std::string ignored;
+            if (const auto old_rules = active ? write_beside(path, *text, ignored) : std::nullopt) {
+                run_process({settings_.ip6tables_restore, "-n", *old_rules}, tool_env,
+                            settings_.timeout);
+                ::unlink(old_rules->c_str());
+            }
+            fail_changes(errc::rules_file_unwritable,
+                         path + " changed while dockgate was writing it; not replaced, retried");
         } else if (::rename(temp->c_str(), path.c_str()) != 0) {
             error = errno_text("cannot replace " + path);
             ::unlink(temp->c_str());

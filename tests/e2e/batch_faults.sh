@@ -17,6 +17,12 @@ read -r how < "$mode"
 case "\$how" in
   hang) exec sleep 30 ;;
   fail) echo "ip6tables-restore v1.8.9 (nf_tables): line 22 failed (injected)" >&2; exit 1 ;;
+  edit)  # an admin's own rule (a new port each time), written into user6.rules in ufw's form
+         # (what ufw --dry-run prints) while dockgate's load runs, as an editor would (no lock)
+    n=\$(cat "$LAB_DIR/edits" 2>/dev/null || echo 0); echo \$((n + 1)) > "$LAB_DIR/edits"
+    LC_ALL=C ufw --dry-run route allow to 2001:db8:10::abcd port \$((7777 + n)) proto tcp |
+      sed -n '/^\*filter/,/^COMMIT/p' > "$LAB_DIR/edited.rules"
+    if grep -q '^COMMIT' "$LAB_DIR/edited.rules"; then cat "$LAB_DIR/edited.rules" > /etc/ufw/user6.rules; fi ;;
 esac
 exec /usr/sbin/ip6tables-restore "\$@"
 SH
@@ -99,6 +105,21 @@ lab_host rm -f /etc/ufw/filler
 check "full: converges once there is room" eventually_reachable "$(lab_ip6 full)" 80 30
 check "full: no temporary file left in /etc/ufw" lab_wait_until 10 no_temp_files
 check "the status view is clean at the end" lab_wait_until 20 status_clean
+
+# --- user6.rules edited by hand while dockgate writes it (issue 16) ------------------------------
+# The restore wrapper appends a line to the file during the load, as an editor would (no lock).
+echo edit > "$mode"
+lab_run_web handedit --label fw.allow=http >/dev/null
+check "hand edit: the batch notices the file changed and does not replace it" \
+  dg_wait_log "changed while dockgate was writing it; not replaced, retried" 20
+admin_edit_kept() { lab_host grep -q '^### tuple ### route:allow tcp 7777 2001:db8:10::abcd any ::/0 in$' /etc/ufw/user6.rules; }
+check "hand edit: the admin's edit is still in user6.rules" admin_edit_kept
+check "hand edit: retried, and refused again while the edits go on" \
+  dg_wait_log "changed while dockgate was writing it; not replaced, retried" 20 2
+check_not "hand edit: nothing was opened (the kernel put back)" reachable "$(lab_ip6 handedit)" 80
+echo ok > "$mode"
+check "hand edit: converges once the edits stop" eventually_reachable "$(lab_ip6 handedit)" 80 30
+check "hand edit: and the admin's rule is still there" admin_edit_kept
 dg_stop TERM
 
 # --- a ufw that hangs during the start-up verification ----------------------------------------
