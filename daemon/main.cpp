@@ -191,27 +191,32 @@ int show_status(const std::string& path, bool raw_json, std::chrono::millisecond
     asio::io_context ioc;
     local_stream::socket socket(ioc);
     error_code ec;
-    socket.open(local_stream(), ec);
-    // A daemon that accepts and never answers must not hang the command: every read and the
-    // connect itself give up after `timeout`.
-    timeval limit{};
-    limit.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-    limit.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-    if (!ec) {
-        ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-        ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-        socket.connect(local_stream::endpoint(path), ec);
-    }
-    if (ec) {
-        std::cerr << "cannot reach dockgated at " << path << ": " << ec.message()
-                  << " (is it running? root or the daemon's group may read it)\n";
+    // A daemon that accepts and never answers must not hang the command: the connect and the
+    // read together get `timeout`. (Asio's blocking reads poll past SO_RCVTIMEO, so they are
+    // asynchronous here and the io_context runs for at most `timeout`.)
+    std::string text;
+    bool finished = false;
+    socket.async_connect(local_stream::endpoint(path), [&](const error_code& connect_ec) {
+        if (connect_ec) {
+            ec = connect_ec;
+            finished = true;
+            return;
+        }
+        asio::async_read(socket, asio::dynamic_buffer(text),
+                         [&](const error_code& read_ec, std::size_t) {
+                             ec = read_ec;
+                             finished = true;
+                         });
+    });
+    ioc.run_for(timeout);
+    if (!finished) {
+        std::cerr << "no status from dockgated at " << path << " within " << timeout.count()
+                  << " ms\n";
         return 1;
     }
-    std::string text;
-    asio::read(socket, asio::dynamic_buffer(text), ec);
     if (ec && ec != asio::error::eof) {
-        std::cerr << "no status from dockgated at " << path << " within " << timeout.count()
-                  << " ms: " << ec.message() << '\n';
+        std::cerr << "cannot reach dockgated at " << path << ": " << ec.message()
+                  << " (is it running? root or the daemon's group may read it)\n";
         return 1;
     }
     const auto doc = nlohmann::json::parse(text, nullptr, false);

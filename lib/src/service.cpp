@@ -46,7 +46,10 @@ void service_notifier::start() {
     if (const auto period = watchdog_period()) {
         watchdog_running_ = true;
         asio::co_spawn(ioc_, watchdog_loop(*period / 2),
-                       [this](const std::exception_ptr&) { watchdog_running_ = false; });
+                       [this, fail = ctl_.loop_ended("watchdog")](const std::exception_ptr& e) {
+                           watchdog_running_ = false;
+                           fail(e);
+                       });
     }
 }
 
@@ -78,7 +81,7 @@ status_server::status_server(asio::io_context& ioc, controller& ctl, int listeni
     : ctl_(ctl), acceptor_(ioc, local_stream(), listening_fd), limits_(limits) {}
 
 void status_server::start() {
-    asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(), ctl_.loop_ended("status server"));
 }
 
 void status_server::stop() {
@@ -166,7 +169,7 @@ metrics_server::metrics_server(asio::io_context& ioc, controller& ctl, const std
     : ctl_(ctl), acceptor_(ioc, loopback_endpoint(listen)), limits_(limits) {}
 
 void metrics_server::start() {
-    asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(), ctl_.loop_ended("metrics server"));
 }
 
 void metrics_server::stop() {

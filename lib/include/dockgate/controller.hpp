@@ -104,6 +104,9 @@ class controller {
     [[nodiscard]] bool healthy() const;
     /// Everything `dockgated status` shows, as JSON.
     [[nodiscard]] nlohmann::json status() const;
+    /// Completion handler for a long-lived loop (this controller's or a server's): an
+    /// exception is logged, makes the daemon unhealthy and stops it (exit status 1).
+    std::function<void(std::exception_ptr)> loop_ended(const char* loop);
     /// True when a loop ended with an exception: the daemon must exit non-zero.
     [[nodiscard]] bool failed() const { return failed_; }
     /// Called once when a loop ends with an exception (after stop()).
@@ -120,7 +123,6 @@ class controller {
     asio::awaitable<error_code> list_containers(std::string id_prefix,
                                                 std::vector<nlohmann::json>& items);
     void request_resync();
-    std::function<void(std::exception_ptr)> loop_ended(const char* loop);
     asio::awaitable<void> refresh_changed_containers();
     void note_container(const container_info& info, const char* why);
     asio::awaitable<void> reconcile_once(bool drift_only);
