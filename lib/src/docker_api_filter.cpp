@@ -1,5 +1,6 @@
 // The Docker API filter's allow list: request line, path grammar, query keys and body headers.
 #include "dockgate/docker_api_filter.hpp"
+#include "dockgate/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -21,16 +22,6 @@ char lower(char c) {
 bool equals_ignoring_case(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
                                               [](char x, char y) { return lower(x) == lower(y); });
-}
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-        text.remove_suffix(1);
-    }
-    return text;
 }
 
 bool is_digit(char c) {

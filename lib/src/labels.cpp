@@ -1,5 +1,6 @@
 // Label grammar and policy checks: every label item becomes rules or a stated rejection.
 #include "dockgate/labels.hpp"
+#include "dockgate/text.hpp"
 
 #include <algorithm>
 #include <optional>
@@ -7,16 +8,6 @@
 
 namespace dockgate {
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
 std::vector<std::string> split_list(std::string_view text) {
     std::vector<std::string> items;

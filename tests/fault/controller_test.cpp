@@ -14,6 +14,7 @@
 
 #include "../support/capture_sink.hpp"
 #include "../support/fake_engine.hpp"
+#include "../support/run_until.hpp"
 #include "../support/fake_firewall.hpp"
 
 namespace dockgate {
@@ -69,15 +70,7 @@ class controller_test : public ::testing::Test {
 
     /// Runs the io_context until `done` holds, at most `cap`.
     bool run_until(const std::function<bool()>& done, std::chrono::milliseconds cap = 5s) {
-        const auto end = std::chrono::steady_clock::now() + cap;
-        while (std::chrono::steady_clock::now() < end) {
-            if (done()) {
-                return true;
-            }
-            ioc_.restart();
-            ioc_.run_for(2ms);
-        }
-        return done();
+        return testing::run_until(ioc_, done, cap);
     }
 
     /// Connected, streaming, ufw holds exactly `tuples` (all dockgate-owned), and the daemon

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../support/fake_engine.hpp"
+#include "../support/run_until.hpp"
 
 namespace dockgate {
 namespace {
@@ -44,16 +45,9 @@ class docker_api_proxy_test : public ::testing::Test {
         proxy_->start();
     }
 
+    /// Runs the io_context until `done` holds, at most `cap`.
     bool run_until(const std::function<bool()>& done, std::chrono::milliseconds cap = 5s) {
-        const auto end = std::chrono::steady_clock::now() + cap;
-        while (std::chrono::steady_clock::now() < end) {
-            if (done()) {
-                return true;
-            }
-            ioc_.restart();
-            ioc_.run_for(2ms);
-        }
-        return done();
+        return testing::run_until(ioc_, done, cap);
     }
 
     /// Sends `request` raw on a fresh connection and returns everything read until EOF.
