@@ -137,7 +137,8 @@ void controller::mark_dirty() {
 
 void controller::note_container(const container_info& info, const char* why) {
     const auto& result = evaluation_of(info);
-    const log_scope container_fields({{"CONTAINER_ID", info.id}, {"CONTAINER_NAME", info.name}});
+    const log_scope container_fields(
+        {{"CONTAINER_ID", info.id.substr(0, 12)}, {"CONTAINER_NAME", info.name}});
     // Bounded: a label of thousands of bad items makes a few lines, not thousands (journald's
     // rate limit would otherwise hide real errors); status keeps the count.
     for (std::size_t i = 0; i < result.rejected.size() && i < settings_.max_rejections_logged; ++i) {
@@ -551,7 +552,7 @@ void controller::assess_rules() {
         const auto& result = evaluation_of(info);
         auto& rows = assessments_[id];
         const log_scope container_fields(
-            {{"CONTAINER_ID", info.id}, {"CONTAINER_NAME", info.name}});
+            {{"CONTAINER_ID", info.id.substr(0, 12)}, {"CONTAINER_NAME", info.name}});
         for (const auto& wanted : result.rules) {
             const auto& r = wanted.what;
             if (r.kind != rule_kind::route) {
