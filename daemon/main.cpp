@@ -45,6 +45,7 @@ struct options {
     std::string executor_socket = "/run/dockgate/executor.sock";
     std::string status_socket = "/run/dockgate/status.sock";
     int status_timeout_ms = 5000;
+    bool policy_was_builtin = false; ///< no policy file at start (see serve_executor)
     std::string docker_filter_socket = "/run/dockgate/docker.sock"; ///< the watcher's Docker
     int status_fd = -1; ///< inherited from the supervisor when privilege-separated
     std::string command;
@@ -243,7 +244,8 @@ int show_status(const std::string& path, bool raw_json, std::chrono::millisecond
     std::cout << "\nRules:       " << doc["owned_rules"].get<std::size_t>() << " owned, "
               << doc["pending_operations"].get<std::size_t>() << " pending, "
               << doc["failed_operations"].size() << " failed\n";
-    if (const auto& setup = doc["docker_setup"]; setup.is_object()) {
+    // An older daemon (still running after an upgrade) sends no docker_setup.
+    if (const auto setup = doc.value("docker_setup", nlohmann::json()); setup.is_object()) {
         std::cout << "Docker setup: Engine " << setup["engine"].get<std::string>() << ", "
                   << setup["firewall_backend"].get<std::string>() << " backend, IPv6 filtering by Docker "
                   << setup["docker_ip6_filtering"].get<std::string>() << "; "
@@ -429,6 +431,14 @@ int run_watcher(options& opt, policy pol, firewall& fw, const std::shared_ptr<sp
     return 0;
 }
 
+/// kill() for a child's pid only: -1 (a child that is gone, or a fork that failed) would signal
+/// every process this root supervisor may signal.
+void signal_child(pid_t pid, int signo) {
+    if (pid > 0) {
+        ::kill(pid, signo);
+    }
+}
+
 /// "signal 15" or "status 2", for the supervisor's log.
 std::string exit_text(int status) {
     return WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
@@ -497,6 +507,9 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
     auto spawn_executor = [&]() -> pid_t {
         const pid_t pid = ::fork();
         if (pid == 0) {
+            // SIGHUP reloads the executor's policy, but its handler comes later: until then a
+            // reload must not kill it (the default action).
+            std::signal(SIGHUP, SIG_IGN);
             sigprocmask(SIG_SETMASK, &previous, nullptr);
             if (opt.status_fd >= 0) {
                 ::close(opt.status_fd);
@@ -512,7 +525,8 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
             const auto watchdog = std::chrono::duration_cast<std::chrono::seconds>(opt.ufw.timeout) +
                                   std::chrono::seconds(10);
             // The executor checks every add against the policy it loads itself, not the watcher's.
-            serve_executor(listen_fd, executor_fw, who->uid, *log, watchdog, opt.policy_path);
+            serve_executor(listen_fd, executor_fw, who->uid, *log, watchdog, opt.policy_path,
+                           opt.policy_was_builtin);
             ::_exit(1);
         }
         return pid;
@@ -539,6 +553,7 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
             die_with_supervisor(supervisor);
             docker_api_proxy_settings settings;
             settings.docker_socket = opt.controller.docker.socket_path;
+            settings.allowed_uid = who->uid;
             ::_exit(serve_docker_api_filter(filter_fd, settings, *log));
         }
         return pid;
@@ -546,6 +561,12 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
     pid_t filter = spawn_filter();
     auto filter_started = std::chrono::steady_clock::now();
     const pid_t watcher = ::fork();
+    if (watcher < 0) {
+        log->critical("cannot start the watcher: {}", std::strerror(errno));
+        signal_child(executor, SIGTERM);
+        signal_child(filter, SIGTERM);
+        return 1;
+    }
     if (watcher == 0) {
         sigprocmask(SIG_SETMASK, &previous, nullptr);
         ::close(listen_fd);
@@ -581,9 +602,9 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
                 }
                 stopping = true;
             }
-            ::kill(watcher, info.si_signo);
+            signal_child(watcher, info.si_signo);
             if (info.si_signo == SIGHUP) {
-                ::kill(executor, SIGHUP); // it reloads the policy it checks adds against
+                signal_child(executor, SIGHUP); // it reloads the policy it checks adds against
             }
             continue;
         }
@@ -603,7 +624,7 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
                 log->critical("the executor cannot run (configuration error, see above); stopping");
                 executor = -1;
                 stopping = config_error = true;
-                ::kill(watcher, SIGTERM);
+                signal_child(watcher, SIGTERM);
             } else if (pid == filter) {
                 log->error("Docker API filter exited ({}); starting a new one",
                            WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
@@ -768,6 +789,7 @@ int main(int argc, char** argv) try {
         }
         return run_watcher(opt, std::move(*pol), fw, log);
     }
+    opt.policy_was_builtin = builtin;
     return run_privilege_separated(opt, std::move(*pol), log);
 } catch (const std::exception& e) {
     std::cerr << "dockgated: " << e.what() << '\n';

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <net/if.h>
+
 #include <random>
 
 namespace dockgate {
@@ -319,7 +321,9 @@ asio::awaitable<error_code> controller::list_containers(std::string id_prefix,
     // fail for good. Past 3 hex digits one part holds at most a few containers; it is an error.
     std::string target = "/containers/json";
     if (!id_prefix.empty()) {
-        target += "?filters=" + url_encode(R"({"id":[")" + id_prefix + R"("]})");
+        // Docker matches the id filter as a regular expression anywhere in the id: anchored,
+        // a part of k hex digits holds about 1/16^k of the containers.
+        target += "?filters=" + url_encode(R"({"id":["^)" + id_prefix + R"("]})");
     }
     const auto reply = co_await docker_.get(docker_.versioned(target));
     if (reply.ec == errc::docker_reply_too_large && id_prefix.size() < 3) {
@@ -342,7 +346,7 @@ asio::awaitable<error_code> controller::list_containers(std::string id_prefix,
         co_return errc::docker_bad_reply;
     }
     for (auto& item : list) {
-        // An id filter matches anywhere in the id: keep only those that start with the prefix.
+        // Only those that start with the prefix, whatever the Engine made of the filter.
         if (id_prefix.empty() || (item.is_object() && item.value("Id", "").starts_with(id_prefix))) {
             items.push_back(std::move(item));
         }
@@ -453,6 +457,22 @@ const evaluation& controller::evaluation_of(const container_info& info) const {
     return *cached.result;
 }
 
+namespace {
+
+/// The names of this network namespace's interfaces (no privilege needed).
+std::vector<std::string> host_interfaces() {
+    std::vector<std::string> names;
+    if (auto* list = ::if_nameindex()) {
+        for (const auto* entry = list; entry->if_index != 0 && entry->if_name != nullptr; ++entry) {
+            names.emplace_back(entry->if_name);
+        }
+        ::if_freenameindex(list);
+    }
+    return names;
+}
+
+} // namespace
+
 publish_target controller::publish_mode() const {
     // With Docker's ip6tables on, a published port reaches the container by DNAT through
     // FORWARD, where the container port's route rule decides; otherwise docker-proxy answers
@@ -489,6 +509,7 @@ asio::awaitable<void> controller::refresh_docker_setup() {
     posture_ = assess_host(
         *engine_, reading->networks, kernel_,
         policy_.docker_user_guard ? guard_setting::automatic : guard_setting::off, policy_.egress);
+    posture_.stray_bridges = bridges_not_docker(host_interfaces(), reading->networks);
     auto summary = posture_.summary();
     if (summary != reported_posture_) {
         log_->info("Docker {} ({} backend), IPv6 filtering by Docker: {}", engine_->version,

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <sys/socket.h>
 #include <set>
 #include <vector>
 
@@ -277,6 +278,20 @@ asio::awaitable<void> accept_loop(std::shared_ptr<proxy_state> s, std::function<
             asio::steady_timer pause(s->acceptor.get_executor(), std::chrono::milliseconds(100));
             co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             continue;
+        }
+        if (s->settings.allowed_uid) {
+            ucred peer_cred{};
+            socklen_t length = sizeof peer_cred;
+            if (::getsockopt(peer.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer_cred, &length) != 0 ||
+                (peer_cred.uid != 0 && peer_cred.uid != *s->settings.allowed_uid)) {
+                std::size_t dropped = 0;
+                if (s->busy_log.take(dropped)) {
+                    s->log.warn("docker API filter: refused a connection from uid {} (pid {}){}",
+                                peer_cred.uid, peer_cred.pid, dropped_note(dropped));
+                }
+                peer.close(ec);
+                continue;
+            }
         }
         if (s->connections.size() >= s->settings.max_connections) {
             std::size_t dropped = 0;

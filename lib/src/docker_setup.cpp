@@ -409,7 +409,24 @@ host_posture assess_host(const engine_facts& engine, const std::vector<network_f
                 assess_network(engine, net, kernel, host.mode, host.guard_wanted));
         }
     }
+    // By name: /networks comes in no fixed order, and the summary is logged when it changes.
+    std::sort(host.networks.begin(), host.networks.end(),
+              [](const auto& a, const auto& b) { return a.network < b.network; });
     return host;
+}
+
+std::vector<std::string> bridges_not_docker(const std::vector<std::string>& interfaces,
+                                            const std::vector<network_facts>& networks) {
+    std::vector<std::string> stray;
+    for (const auto& name : interfaces) {
+        const bool docker_like = name == "docker0" || name.starts_with("br-");
+        const bool docker = std::any_of(networks.begin(), networks.end(),
+                                        [&](const network_facts& n) { return n.bridge == name; });
+        if (docker_like && !docker) {
+            stray.push_back(name);
+        }
+    }
+    return stray;
 }
 
 std::vector<std::string> host_posture::summary() const {
@@ -436,6 +453,16 @@ std::vector<std::string> host_posture::summary() const {
     case docker_ip6_mode::unknown:
         lines.emplace_back("Docker's firewall setup not read yet");
         break;
+    }
+    for (const auto& name : stray_bridges) {
+        if (mode == docker_ip6_mode::off || guard_wanted) {
+            lines.push_back(
+                "interface " + name + " is named like a Docker bridge but is NOT one: " +
+                "dockgate's host rules (docker0, br-*) treat its traffic as a "
+                "container's" +
+                std::string(guard_wanted ? " and let it past the guard" : "") +
+                "; fix: rename it, or set \"egress\": false / \"docker_user_guard\": \"off\"");
+        }
     }
     for (const auto& net : networks) {
         std::string line = "network " + net.network + " (" + net.bridge + ", gateway mode " +
@@ -478,6 +505,15 @@ rule_assessment assess_route(const host_posture& host, const kernel_facts& kerne
         return {rule_state::effective, {}, {}};
     }
     return {rule_state::dead, net->why, net->fix};
+}
+
+host_rules_request decide_host_rules(bool egress_policy, bool guard_policy,
+                                     const kernel_facts& kernel) {
+    host_rules_request decided;
+    decided.bridge_rules = !kernel.docker_filter && !kernel.nft_docker;
+    decided.egress = egress_policy;
+    decided.guard = guard_policy && kernel.docker_filter && kernel.docker_user && kernel.ufw_chains;
+    return decided;
 }
 
 std::string host_rules_block(bool bridge_rules, bool egress, bool guard) {

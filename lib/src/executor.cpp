@@ -43,6 +43,9 @@ extern "C" void request_policy_reload(int /*signo*/) {
 /// What the executor checks adds against: the policy it loaded itself, never the watcher's.
 struct executor_policy {
     std::string path;
+    /// The built-in policy may stand in for a missing file only when the daemon itself started
+    /// without one: an executor restarted after the file was removed must not open up.
+    bool builtin_allowed = true;
     std::optional<policy> current; ///< empty: no valid policy, every add is refused
     std::string problem;           ///< why `current` is empty
 
@@ -50,7 +53,7 @@ struct executor_policy {
         policy_error error;
         bool builtin = false;
         auto fresh = load_policy_file(path, &error, &builtin);
-        if (fresh && builtin && current) {
+        if (fresh && builtin && (current || !builtin_allowed)) {
             // Fail closed, as the watcher does: a file gone at reload must not bring in the
             // open built-in policy.
             fresh.reset();
@@ -219,7 +222,11 @@ void serve_batch(int fd, firewall& fw, const std::vector<rule_op>& ops, const ex
     auto answer_refusals_before = [&](std::size_t end) {
         bool sent = true;
         for (; answered < end; ++answered) {
-            sent = send_message(fd, refusal(*refusals[answered])) && sent;
+            // An admitted operation is here only when the batch stopped early (the peer went
+            // away): it was not applied, and says so.
+            sent = send_message(fd, refusal(refusals[answered] ? *refusals[answered]
+                                                               : std::string("batch stopped"))) &&
+                   sent;
         }
         return sent;
     };
@@ -275,9 +282,33 @@ bool serve_request(int fd, firewall& fw, const executor_policy& guard, spdlog::l
                             : "ok kernel " + encode_kernel_facts(facts));
         break;
     }
-    case request_kind::host_rules:
-        send_message(fd, format_apply_response(fw.apply_host_rules(parsed.request->host_rules)));
+    case request_kind::host_rules: {
+        // The watcher only asks for the host rules to be brought up to date; what they are is
+        // decided here, from the executor's own policy and its own read of the kernel, so a
+        // compromised watcher can neither drop the DOCKER-USER guard nor open egress that the
+        // policy forbids.
+        if (!guard.current) {
+            log.warn("executor: refused host rules: {}", guard.problem);
+            send_message(fd, refusal(guard.problem));
+            break;
+        }
+        boost::system::error_code ec;
+        const auto kernel = fw.read_kernel(ec);
+        if (ec) {
+            send_message(fd, refusal("cannot read the kernel's tables"));
+            break;
+        }
+        const auto decided = decide_host_rules(guard.current->egress,
+                                               guard.current->docker_user_guard, kernel);
+        if (!(decided == parsed.request->host_rules)) {
+            log.warn("executor: host rules asked for (bridge {} egress {} guard {}) differ from "
+                     "what the policy and the kernel call for; writing the latter",
+                     parsed.request->host_rules.bridge_rules, parsed.request->host_rules.egress,
+                     parsed.request->host_rules.guard);
+        }
+        send_message(fd, format_apply_response(fw.apply_host_rules(decided)));
         break;
+    }
     case request_kind::add: {
         const auto& target = *parsed.request->target;
         std::string reason;
@@ -329,9 +360,10 @@ bool peer_allowed(int fd, uid_t allowed_uid, spdlog::logger& log) {
 } // namespace
 
 void serve_executor(int listen_fd, firewall& fw, uid_t allowed_uid, spdlog::logger& log,
-                    std::chrono::seconds watchdog, const std::string& policy_path) {
+                    std::chrono::seconds watchdog, const std::string& policy_path,
+                    bool builtin_allowed) {
     constexpr std::size_t max_clients = 8;
-    executor_policy guard{policy_path, std::nullopt, {}};
+    executor_policy guard{policy_path, builtin_allowed, std::nullopt, {}};
     guard.load(log);
     std::array<int, 2> reload_pipe{-1, -1};
     if (::pipe2(reload_pipe.data(), O_CLOEXEC | O_NONBLOCK) == 0) {

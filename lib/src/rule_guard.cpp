@@ -47,7 +47,8 @@ std::optional<std::string> refuse_destination(const rule& r, const policy& pol) 
         if (!pol.allow_publish) {
             return "published-port rule, but the policy's allow_publish is false";
         }
-        if (!dst.is_any()) {
+        if (!dst.is_any() || !dst.v6) {
+            // fw.publish only ever opens ::/0 (IPv6): an IPv4 one no label can ask for.
             return "a published-port rule's destination must be ::/0";
         }
         return std::nullopt;

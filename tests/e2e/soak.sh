@@ -30,8 +30,14 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 children=$(ps -o pid= --ppid "$DG_PID" | tr -d ' ' | tr '\n' ' ')
 read -r -a procs <<<"$DG_PID $children"
-check "supervisor, watcher and executor found" test "${#procs[@]}" -eq 3
-role() { if [[ $1 == "$DG_PID" ]]; then echo supervisor; elif [[ "$(awk '/^Uid:/ {print $2}' "/proc/$1/status")" == 0 ]]; then echo executor; else echo watcher; fi; }
+check "supervisor, watcher, executor and Docker API filter found" test "${#procs[@]}" -eq 4
+# The executor and the filter both keep uid 0; only the executor keeps capabilities.
+role() {
+  if [[ $1 == "$DG_PID" ]]; then echo supervisor
+  elif [[ "$(awk '/^Uid:/ {print $2}' "/proc/$1/status")" != 0 ]]; then echo watcher
+  elif [[ "$(awk '/^CapEff:/ {print $2}' "/proc/$1/status")" == 0000000000000000 ]]; then echo "docker-api-filter"
+  else echo executor; fi
+}
 
 # One cycle: start a labelled container, then remove it (start, die and destroy events).
 cycle() {

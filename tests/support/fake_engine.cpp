@@ -189,8 +189,8 @@ asio::awaitable<void> fake_engine::serve(local_stream::socket socket) {
             res.result(static_cast<http::status>(list_status));
             res.body() = R"({"message":"injected failure"})";
         } else {
-            // filters={"id":["<hex>"]}: Docker matches the term as a regular expression
-            // anywhere in the id; for hex digits that is a substring.
+            // filters={"id":["^<hex>"]}: Docker matches the term as a regular expression
+            // anywhere in the id; for "^" and hex digits that is a prefix, else a substring.
             std::string id_term;
             if (const auto at = full_target.find("filters="); at != std::string::npos) {
                 const auto filters = json::parse(url_decode(full_target.substr(at + 8)), nullptr, false);
@@ -200,7 +200,9 @@ asio::awaitable<void> fake_engine::serve(local_stream::socket socket) {
             }
             json list = json::array();
             for (const auto& [id, c] : containers) {
-                if (id.find(id_term) != std::string::npos) {
+                const bool match = id_term.starts_with('^') ? id.starts_with(id_term.substr(1))
+                                                            : id.find(id_term) != std::string::npos;
+                if (match) {
                     list.push_back(c.list_json());
                 }
             }

@@ -53,7 +53,10 @@ TEST(RuleGuard, EveryHostPortOpenIsRefused) {
                    "one host port");
     publishing.manage_ipv4 = true;
     expect_refused("add in allow nolog udp 1:65535 0.0.0.0/0 0.0.0.0/0 dockgate:000000000000:x",
-                   publishing, "one host port");
+                   publishing, "::/0");
+    // fw.publish only opens ::/0: a single IPv4 host port is refused too (found in review).
+    expect_refused("add in allow nolog tcp 8080 0.0.0.0/0 0.0.0.0/0 dockgate:000000000000:x",
+                   publishing, "::/0");
 }
 
 TEST(RuleGuard, TheLimitRuleThatTookOverSshIsRefused) {

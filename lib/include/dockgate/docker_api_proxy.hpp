@@ -9,7 +9,9 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <sys/types.h>
 
 namespace dockgate {
 
@@ -23,6 +25,9 @@ struct docker_api_proxy_settings {
         10000};                            ///< for the head to Docker, the 403 to the client
     std::chrono::seconds log_interval{10}; ///< a burst of refusals or rejections logs this often
     std::size_t log_burst = 20;            ///< lines per log_interval before they are counted
+    /// Besides root, the one uid that may connect (the watcher's); unset: any peer the socket's
+    /// mode lets in. Others in the socket's group must not read containers' configuration.
+    std::optional<uid_t> allowed_uid;
 };
 
 /// Serves a listening unix stream socket on one io_context. Per connection it reads one

@@ -120,6 +120,9 @@ struct host_posture {
     bool bridge_rules_wanted = false;
     bool egress = true;
     std::vector<network_posture> networks;
+    /// Host interfaces named like Docker's bridges (docker0, br-*) that are no Docker
+    /// network's: dockgate's host rules and guard match them by name (see bridges_not_docker).
+    std::vector<std::string> stray_bridges;
     [[nodiscard]] const network_posture* find(std::string_view network) const;
     /// One line per fact for the start-up summary and `status`.
     [[nodiscard]] std::vector<std::string> summary() const;
@@ -130,6 +133,11 @@ struct host_posture {
 /// `egress`: containers may open outgoing connections (policy key).
 host_posture assess_host(const engine_facts& engine, const std::vector<network_facts>& networks,
                          const kernel_facts& kernel, guard_setting guard, bool egress);
+
+/// The interfaces among `interfaces` that dockgate's host rules would take for Docker bridges
+/// (docker0, br-*) but that no network in `networks` has: a host's own br-lan, say.
+std::vector<std::string> bridges_not_docker(const std::vector<std::string>& interfaces,
+                                            const std::vector<network_facts>& networks);
 
 /// What happens to packets a rule allows.
 enum class rule_state {
@@ -150,6 +158,21 @@ struct rule_assessment {
 /// is published by the container (reachable through the host port even where the address is not).
 rule_assessment assess_route(const host_posture& host, const kernel_facts& kernel,
                              std::string_view network, const std::string& address, bool published);
+
+/// dockgate's own host rules, as kept in ufw's after6.rules and the kernel.
+struct host_rules_request {
+    bool bridge_rules = false; ///< traffic within one Docker bridge, and egress when `egress`
+    bool egress = true;
+    bool guard = false; ///< the DOCKER-USER guard
+    friend bool operator==(const host_rules_request&, const host_rules_request&) = default;
+};
+
+/// The host rules a policy calls for, from the kernel alone (the executor's decision, which
+/// never relies on the watcher): bridge traffic (and egress per the policy) where Docker writes
+/// no IPv6 filter rules; the guard where Docker has an IPv6 DOCKER-USER chain that FORWARD
+/// jumps to, ufw is loaded, and the policy's docker_user_guard is "auto".
+host_rules_request decide_host_rules(bool egress_policy, bool guard_policy,
+                                     const kernel_facts& kernel);
 
 /// The rules file text (ip6tables-restore format, inside after6.rules' *filter section) of
 /// dockgate's host rules: bridge traffic and egress, and the guard. Empty when none is wanted.

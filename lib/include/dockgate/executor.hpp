@@ -21,8 +21,11 @@ namespace dockgate {
 /// keeping the previous one) and against its rule caps (rule_guard.hpp): the watcher that sends
 /// it is assumed compromised. A batch's members must all arrive within one deadline.
 /// Returns when the listening socket fails.
+/// `builtin_allowed`: the daemon started without a policy file, so the built-in policy may
+/// stand in for it (never when it started with one: see executor_policy).
 void serve_executor(int listen_fd, firewall& fw, uid_t allowed_uid, spdlog::logger& log,
-                    std::chrono::seconds watchdog, const std::string& policy_path);
+                    std::chrono::seconds watchdog, const std::string& policy_path,
+                    bool builtin_allowed = true);
 
 /// The watcher's side: a `firewall` whose every call is a request to the executor. A broken
 /// or silent connection is replaced once per call; after that the call fails with

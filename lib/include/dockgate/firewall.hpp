@@ -39,14 +39,6 @@ struct firewall_state {
     write_path path = write_path::per_rule;
 };
 
-/// dockgate's own host rules (docker_setup.hpp): kept in ufw's after6.rules and the kernel.
-struct host_rules_request {
-    bool bridge_rules = false; ///< traffic within one Docker bridge, and egress when `egress`
-    bool egress = true;
-    bool guard = false; ///< the DOCKER-USER guard
-    friend bool operator==(const host_rules_request&, const host_rules_request&) = default;
-};
-
 struct apply_result {
     ufw_verdict verdict;
     boost::system::error_code ec; ///< set when the change cannot be confirmed
