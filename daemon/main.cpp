@@ -560,6 +560,17 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
     };
     pid_t filter = spawn_filter();
     auto filter_started = std::chrono::steady_clock::now();
+    // A dead executor or filter is started again; a crash loop must not spin, so at most one
+    // restart per second.
+    auto restart_child = [&](const char* what, int status, pid_t& pid,
+                             std::chrono::steady_clock::time_point& started, const auto& spawn) {
+        log->error("{} exited ({}); starting a new one", what, exit_text(status));
+        if (std::chrono::steady_clock::now() - started < std::chrono::seconds(1)) {
+            ::sleep(1);
+        }
+        pid = spawn();
+        started = std::chrono::steady_clock::now();
+    };
     const pid_t watcher = ::fork();
     if (watcher < 0) {
         log->critical("cannot start the watcher: {}", std::strerror(errno));
@@ -626,24 +637,9 @@ int run_privilege_separated(options& opt, policy pol, const std::shared_ptr<spdl
                 stopping = config_error = true;
                 signal_child(watcher, SIGTERM);
             } else if (pid == filter) {
-                log->error("Docker API filter exited ({}); starting a new one",
-                           WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
-                                               : "status " + std::to_string(WEXITSTATUS(status)));
-                if (std::chrono::steady_clock::now() - filter_started < std::chrono::seconds(1)) {
-                    ::sleep(1);
-                }
-                filter = spawn_filter();
-                filter_started = std::chrono::steady_clock::now();
+                restart_child("Docker API filter", status, filter, filter_started, spawn_filter);
             } else if (pid == executor) {
-                log->error("executor exited ({}); starting a new one",
-                           WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
-                                               : "status " + std::to_string(WEXITSTATUS(status)));
-                // A crash loop must not spin: at most one restart per second.
-                if (std::chrono::steady_clock::now() - executor_started < std::chrono::seconds(1)) {
-                    ::sleep(1);
-                }
-                executor = spawn_executor();
-                executor_started = std::chrono::steady_clock::now();
+                restart_child("executor", status, executor, executor_started, spawn_executor);
             }
         }
         if (watcher_done) {
