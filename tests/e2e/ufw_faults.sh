@@ -41,7 +41,12 @@ check "when ufw recovers, the rule lands" eventually_reachable "$slow" 80 30
 # --- a ufw that fails for one container only -------------------------------------------
 lab_run_web victim --label fw.allow=http >/dev/null
 victim=$(lab_ip6 victim)
-lab_docker stop -t 1 victim >/dev/null   # learn its address, then restart it under faults
+lab_wait_until 15 has_rule_for "$victim" 80
+# Learn its address, then restart it under faults. The faults start only once the stop's own
+# removal is done: a removal that failed would leave the rule in place (and the victim open).
+lab_docker stop -t 1 victim >/dev/null
+no_rule_for() { ! has_rule_for "$@"; }
+lab_wait_until 15 no_rule_for "$victim" 80
 echo "fail $victim" > "$mode"
 lab_docker start victim >/dev/null
 lab_wait_until 15 lab_container_running victim

@@ -28,10 +28,10 @@ class fake_firewall final : public firewall {
         const std::lock_guard lock(mutex_);
         ec = {};
         std::string text = "*filter\n### RULES ###\n";
-        for (const auto& [r, comment] : rules_) {
-            text += "\n### tuple ### " + r.tuple();
-            if (!comment.empty()) {
-                text += " comment=" + encode_hex_comment(comment);
+        for (const auto& entry : rules_) {
+            text += "\n### tuple ### " + entry.tuple;
+            if (!entry.comment.empty()) {
+                text += " comment=" + encode_hex_comment(entry.comment);
             }
             text += "\n-A ufw6-user-forward -j ACCEPT\n";
         }
@@ -49,19 +49,19 @@ class fake_firewall final : public firewall {
     /// Adds a rule as if the admin typed it (any comment, or none).
     void add_foreign(const rule& r, std::string comment) {
         const std::lock_guard lock(mutex_);
-        rules_.emplace_back(r, std::move(comment));
+        rules_.push_back({r.tuple(), std::move(comment)});
     }
     /// Removes a rule by tuple, as an admin's `ufw delete` would.
     void remove_by_hand(const std::string& tuple) {
         const std::lock_guard lock(mutex_);
-        std::erase_if(rules_, [&](const auto& entry) { return entry.first.tuple() == tuple; });
+        std::erase_if(rules_, [&](const auto& entry) { return entry.tuple == tuple; });
     }
     /// "tuple|comment" of every rule, in order.
     std::vector<std::string> listing() const {
         const std::lock_guard lock(mutex_);
         std::vector<std::string> out;
-        for (const auto& [r, comment] : rules_) {
-            out.push_back(r.tuple() + "|" + comment);
+        for (const auto& entry : rules_) {
+            out.push_back(entry.tuple + "|" + entry.comment);
         }
         return out;
     }
@@ -84,31 +84,37 @@ class fake_firewall final : public firewall {
         const auto comment = op.target.owner.to_comment();
         const auto tuple = op.target.what.tuple();
         for (auto it = rules_.begin(); it != rules_.end(); ++it) {
-            if (it->first.tuple() != tuple) {
+            if (it->tuple != tuple) {
                 continue;
             }
             if (op.kind == op_kind::remove) {
-                if (it->second != comment) {
+                if (it->comment != comment) {
                     return {{ufw_outcome::not_found, ""}, {}, {}};
                 }
                 rules_.erase(it);
                 return {{ufw_outcome::deleted, ""}, {}, {}};
             }
-            if (it->second == comment) {
+            if (it->comment == comment) {
                 return {{ufw_outcome::already_present, ""}, {}, {}};
             }
-            it->second = comment;
+            it->comment = comment;
             return {{ufw_outcome::updated, ""}, {}, {}};
         }
         if (op.kind == op_kind::remove) {
             return {{ufw_outcome::not_found, ""}, {}, {}};
         }
-        rules_.emplace_back(op.target.what, comment);
+        rules_.push_back({tuple, comment});
         return {{ufw_outcome::added, ""}, {}, {}};
     }
 
+    // The tuple is kept as text: recomputing it for every rule on every change made an
+    // 800-container test quadratic in inet_ntop (seconds under ASan).
+    struct held_rule {
+        std::string tuple;
+        std::string comment;
+    };
     mutable std::mutex mutex_;
-    std::vector<std::pair<rule, std::string>> rules_;
+    std::vector<held_rule> rules_;
 };
 
 } // namespace dockgate::testing
