@@ -1,8 +1,8 @@
 // Benchmark of hostile labels: evaluation cost against label size, and the status view with
 // many containers (issue 16). Prints a markdown table; nothing here is a pass/fail test.
-#include "dockgate/controller.hpp"
-#include "dockgate/labels.hpp"
-#include "dockgate/policy.hpp"
+#include "dockgate/reconcile/controller.hpp"
+#include "dockgate/policy/labels.hpp"
+#include "dockgate/policy/policy.hpp"
 
 #include <spdlog/sinks/null_sink.h>
 

@@ -1,13 +1,13 @@
 // dockgated's entry point: options, logging, signals and the io_context; the work is in lib/.
 #include "dockgate/asio.hpp"
-#include "dockgate/controller.hpp"
-#include "dockgate/docker_api_proxy.hpp"
-#include "dockgate/executor.hpp"
-#include "dockgate/firewall.hpp"
-#include "dockgate/log_fields.hpp"
-#include "dockgate/policy.hpp"
-#include "dockgate/privsep.hpp"
-#include "dockgate/service.hpp"
+#include "dockgate/reconcile/controller.hpp"
+#include "dockgate/docker/docker_api_proxy.hpp"
+#include "dockgate/privsep/executor.hpp"
+#include "dockgate/ufw/ufw_firewall.hpp"
+#include "dockgate/service/log_fields.hpp"
+#include "dockgate/policy/policy.hpp"
+#include "dockgate/privsep/privsep.hpp"
+#include "dockgate/service/service.hpp"
 #include "dockgate/version.hpp"
 
 #include <boost/program_options.hpp>

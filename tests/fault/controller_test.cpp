@@ -1,8 +1,8 @@
 // The controller against a fake Docker Engine with injected faults: every test ends connected
 // and with ufw exactly in step with the containers.
-#include "dockgate/controller.hpp"
-#include "dockgate/privsep.hpp"
-#include "dockgate/service.hpp"
+#include "dockgate/reconcile/controller.hpp"
+#include "dockgate/privsep/privsep.hpp"
+#include "dockgate/service/service.hpp"
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -640,7 +640,7 @@ TEST_F(controller_test, journal_messages_carry_container_rule_action_and_reason_
 } // namespace
 } // namespace dockgate
 
-#include "dockgate/service.hpp"
+#include "dockgate/service/service.hpp"
 
 #include <sys/socket.h>
 #include <sys/un.h>

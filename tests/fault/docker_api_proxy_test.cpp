@@ -1,7 +1,7 @@
 // The Docker API filter in front of the fake engine: reads pass, writes get 403, events stream.
-#include "dockgate/docker_api_proxy.hpp"
-#include "dockgate/docker_client.hpp"
-#include "dockgate/error.hpp"
+#include "dockgate/docker/docker_api_proxy.hpp"
+#include "dockgate/docker/docker_client.hpp"
+#include "dockgate/model/error.hpp"
 
 #include <gtest/gtest.h>
 #include <spdlog/logger.h>

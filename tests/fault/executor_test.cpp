@@ -1,6 +1,6 @@
 // The executor protocol end to end: remote_firewall against serve_executor in a child process.
-#include "dockgate/executor.hpp"
-#include "dockgate/executor_protocol.hpp"
+#include "dockgate/privsep/executor.hpp"
+#include "dockgate/privsep/executor_protocol.hpp"
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>

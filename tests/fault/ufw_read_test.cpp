@@ -1,7 +1,7 @@
 // ufw's rules files read while ufw rewrites them in place: a file cut short is never taken for
 // one whose rules were deleted.
-#include "dockgate/error.hpp"
-#include "dockgate/firewall.hpp"
+#include "dockgate/model/error.hpp"
+#include "dockgate/ufw/ufw_firewall.hpp"
 
 #include <gtest/gtest.h>
 

@@ -5,7 +5,7 @@
 // must be a read-only request to one of the listed paths: GET or HEAD, an origin-form target
 // with no escapes or dot segments in its path, a bounded query, no body and no upgrade.
 #include "dockgate/asio.hpp"
-#include "dockgate/docker_api_filter.hpp"
+#include "dockgate/docker/docker_api_filter.hpp"
 
 #include <algorithm>
 #include <cstddef>

@@ -4,8 +4,8 @@
 // ndjson_splitter twice, once in a single feed and once in chunks whose sizes come from the
 // input itself; both splits must produce the same lines (chunking must never change the stream),
 // and every line is decoded.
-#include "dockgate/docker_event.hpp"
-#include "dockgate/ndjson.hpp"
+#include "dockgate/docker/docker_event.hpp"
+#include "dockgate/docker/ndjson.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -3,10 +3,10 @@
 // The executor runs ufw as root on what parse_request accepts, so an accepted request must be
 // exactly its canonical text and describe a rule dockgate may write. The response parsers run
 // in the unprivileged daemon; reading back what they format must be a fixed point.
-#include "dockgate/error.hpp"
-#include "dockgate/executor_protocol.hpp"
-#include "dockgate/rule.hpp"
-#include "dockgate/rules_file.hpp"
+#include "dockgate/model/error.hpp"
+#include "dockgate/privsep/executor_protocol.hpp"
+#include "dockgate/model/rule.hpp"
+#include "dockgate/ufw/rules_file.hpp"
 
 #include <algorithm>
 #include <array>

@@ -9,11 +9,11 @@
 //   11 published ports: "80/tcp:8080,53/udp:5353" (container port/proto:host port)
 // The container goes through decode_inspect as Docker's JSON, so it has exactly the shapes the
 // daemon can see. Every produced rule must be one dockgate may write.
-#include "dockgate/container.hpp"
-#include "dockgate/labels.hpp"
-#include "dockgate/policy.hpp"
-#include "dockgate/rule.hpp"
-#include "dockgate/rules_file.hpp"
+#include "dockgate/model/container.hpp"
+#include "dockgate/policy/labels.hpp"
+#include "dockgate/policy/policy.hpp"
+#include "dockgate/model/rule.hpp"
+#include "dockgate/ufw/rules_file.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -2,9 +2,9 @@
 //
 // A refused policy must say why; an accepted one must satisfy what the parser promises, and
 // evaluating a container against it must stay within its rule cap.
-#include "dockgate/container.hpp"
-#include "dockgate/labels.hpp"
-#include "dockgate/policy.hpp"
+#include "dockgate/model/container.hpp"
+#include "dockgate/policy/labels.hpp"
+#include "dockgate/policy/policy.hpp"
 
 #include <cstddef>
 #include <cstdint>

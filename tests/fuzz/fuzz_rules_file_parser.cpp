@@ -4,9 +4,9 @@
 //
 // Ownership is what makes dockgate delete a rule, so the invariants are strict: an owned
 // entry always has a parsed rule whose canonical tuple is exactly the text ufw stored.
-#include "dockgate/rule.hpp"
-#include "dockgate/rules_document.hpp"
-#include "dockgate/rules_file.hpp"
+#include "dockgate/model/rule.hpp"
+#include "dockgate/ufw/rules_document.hpp"
+#include "dockgate/ufw/rules_file.hpp"
 
 #include <cctype>
 #include <cstddef>

@@ -1,7 +1,7 @@
 // A spdlog sink that keeps each message with the structured fields journald would receive.
 #pragma once
 
-#include "dockgate/log_fields.hpp"
+#include "dockgate/service/log_fields.hpp"
 
 #include <spdlog/sinks/base_sink.h>
 

@@ -1,8 +1,8 @@
 // A firewall double that keeps rules in memory, written and read back in ufw's file format.
 #pragma once
 
-#include "dockgate/error.hpp"
-#include "dockgate/firewall.hpp"
+#include "dockgate/model/error.hpp"
+#include "dockgate/ufw/firewall.hpp"
 
 #include <atomic>
 #include <chrono>

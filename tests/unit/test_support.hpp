@@ -1,15 +1,15 @@
 // Test helpers shared by the unit tests: readable printers for dockgate's types and fixture access.
 #pragma once
 
-#include "dockgate/rules_file.hpp"
+#include "dockgate/ufw/rules_file.hpp"
 
-#include "dockgate/address.hpp"
-#include "dockgate/connection_fsm.hpp"
-#include "dockgate/docker_event.hpp"
-#include "dockgate/labels.hpp"
-#include "dockgate/plan.hpp"
-#include "dockgate/rule.hpp"
-#include "dockgate/ufw_output.hpp"
+#include "dockgate/model/address.hpp"
+#include "dockgate/docker/connection_fsm.hpp"
+#include "dockgate/docker/docker_event.hpp"
+#include "dockgate/policy/labels.hpp"
+#include "dockgate/reconcile/plan.hpp"
+#include "dockgate/model/rule.hpp"
+#include "dockgate/ufw/ufw_output.hpp"
 
 #include <fstream>
 #include <optional>

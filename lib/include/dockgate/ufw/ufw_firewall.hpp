@@ -1,0 +1,77 @@
+// The ufw CLI adapter behind the firewall port: per-rule ufw commands and the batched path.
+#pragma once
+
+#include "dockgate/ufw/firewall.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace spdlog {
+class logger;
+}
+
+namespace dockgate {
+
+struct ufw_settings {
+    std::string ufw_path = "/usr/sbin/ufw";
+    std::string config_dir = "/etc/ufw";            ///< holds user6.rules, user.rules, ufw.conf
+    std::string defaults_file = "/etc/default/ufw"; ///< holds IPV6=
+    std::chrono::milliseconds timeout{30000};
+    bool include_ipv4 = false;
+    /// Batched path: edit user6.rules under ufw's lock and load it with one ip6tables-restore -n.
+    bool batch = true;
+    std::string ip6tables_restore = "/usr/sbin/ip6tables-restore";
+    std::string ip6tables_save = "/usr/sbin/ip6tables-save";
+    std::string nft = "/usr/sbin/nft"; ///< only asked whether Docker 29's table exists
+    std::string lock_file = "/run/ufw.lock";
+    /// Where the dry-run verification makes its private (0700) scratch directories.
+    std::string state_dir = "/run/dockgate";
+};
+
+/// Runs /usr/sbin/ufw per operation (argv only, LC_ALL=C) and reads its rules files. With
+/// `batch`, IPv6 allow rules instead go in batches through the rules file and one
+/// `ip6tables-restore -n` under ufw's lock, once the generator has matched the installed ufw's
+/// `--dry-run` output for every rule shape (start_verification); otherwise, and for every
+/// other rule, per-rule ufw commands.
+class ufw_firewall final : public firewall {
+  public:
+    explicit ufw_firewall(ufw_settings settings, std::shared_ptr<spdlog::logger> log = nullptr);
+    ~ufw_firewall() override;
+    ufw_firewall(const ufw_firewall&) = delete;
+    ufw_firewall& operator=(const ufw_firewall&) = delete;
+
+    /// Checks the batched path in the background (no effect without `batch`).
+    void start_verification();
+    firewall_state probe() override;
+    rules_file_contents read_rules(boost::system::error_code& ec) override;
+    apply_result apply(const rule_op& op) override;
+    void apply_batch(const std::vector<rule_op>& ops, const batch_progress& progress) override;
+    kernel_facts read_kernel(boost::system::error_code& ec) override;
+    apply_result apply_host_rules(const host_rules_request& request) override;
+
+  private:
+    struct batch_outcome {
+        std::vector<apply_result> results; ///< one per operation, when the batch ran
+        std::string fallback;              ///< otherwise why per-rule ufw must do it
+    };
+    void verify_in_background();
+    /// nullopt when ufw's dry runs of every shape match the generator, from `current` onwards.
+    std::optional<std::string> verify_generator(const std::string& current, bool all_shapes);
+    batch_outcome run_batch(const std::vector<rule_op>& ops);
+    std::string rules6_path() const { return settings_.config_dir + "/user6.rules"; }
+
+    ufw_settings settings_;
+    std::shared_ptr<spdlog::logger> log_;
+    std::timed_mutex batch_mutex_; ///< held by the verification and by each batch
+    std::atomic<write_path> path_{write_path::per_rule};
+    std::string known_rules6_; ///< user6.rules as last verified or written by us
+    std::thread verifier_;
+};
+
+} // namespace dockgate

@@ -1,0 +1,118 @@
+// dockgate's host rules in ufw's after6.rules and the kernel, and the kernel's view of Docker.
+#include "dockgate/ufw/ufw_firewall.hpp"
+#include "dockgate/privsep/process.hpp"
+
+#include <mutex>
+#include <unistd.h>
+
+#include "ufw_files.hpp"
+
+namespace dockgate {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+/// Bounds what one ip6tables-save may print; Docker's and ufw's chains stay far below.
+constexpr std::size_t max_save_output = 8U << 20U;
+
+} // namespace
+
+kernel_facts ufw_firewall::read_kernel(boost::system::error_code& ec) {
+    std::string text;
+    // raw first: a kernel without the raw table answers with an error there, which only means
+    // that Docker's raw-table drops cannot be there either.
+    for (const char* table : {"raw", "filter"}) {
+        const auto run = run_process({settings_.ip6tables_save, "-t", table}, tool_env,
+                                     settings_.timeout, max_save_output);
+        if (run.exit_code != 0 && std::string_view(table) == "filter") {
+            ec = run.timed_out ? errc::ufw_timeout : errc::ufw_failed;
+            return {};
+        }
+        if (run.exit_code == 0) {
+            text += run.out;
+        }
+    }
+    auto facts = parse_ip6tables_save(text);
+    if (::access(settings_.nft.c_str(), X_OK) == 0) {
+        const auto nft = run_process({settings_.nft, "list", "table", "ip6", "docker-bridges"},
+                                     tool_env, settings_.timeout, 64U << 10U);
+        facts.nft_docker = nft.exit_code == 0;
+    }
+    ec = {};
+    return facts;
+}
+
+apply_result ufw_firewall::apply_host_rules(const host_rules_request& request) {
+    const auto started = clock::now();
+    auto finish = [&](ufw_outcome outcome, errc code, std::string detail) {
+        apply_result result{{outcome, std::move(detail)}, code, {}};
+        result.took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
+        return result;
+    };
+    std::unique_lock batch_guard(batch_mutex_, std::defer_lock);
+    if (!batch_guard.try_lock_for(settings_.timeout)) {
+        return finish(ufw_outcome::error, errc::ufw_lock_timeout, "the batched path is busy");
+    }
+    const ufw_lock lock(settings_.lock_file, settings_.timeout);
+    if (!lock.held()) {
+        return finish(ufw_outcome::error, errc::ufw_lock_timeout, lock.error());
+    }
+    const auto path = settings_.config_dir + "/after6.rules";
+    const auto text = read_text(path);
+    if (!text) {
+        return finish(ufw_outcome::error, errc::rules_file_unreadable,
+                      errno_text("cannot read " + path));
+    }
+    const auto block = host_rules_block(request.bridge_rules, request.egress, request.guard);
+    const auto wanted = splice_host_rules(*text, block);
+    if (!wanted) {
+        return finish(ufw_outcome::error, errc::rules_file_unreadable,
+                      path + " has no *filter section ending in COMMIT, or a dockgate block cut "
+                             "short; left as it is");
+    }
+    boost::system::error_code ec;
+    const auto now = read_kernel(ec);
+    if (ec) {
+        return finish(ufw_outcome::error, errc::ufw_failed, "ip6tables-save -t filter failed");
+    }
+    bool changed = false;
+    // The kernel first, then the file: a failed load leaves both as they were. Without ufw's
+    // chains (ufw inactive) only the file changes; ufw loads it when enabled.
+    const auto update =
+        now.ufw_chains
+            ? host_rules_kernel_update(request.bridge_rules, request.egress, request.guard, now)
+            : std::string{};
+    if (!update.empty()) {
+        std::string error;
+        const auto temp = write_beside(path, update, error);
+        if (!temp) {
+            return finish(ufw_outcome::error, errc::rules_file_unwritable, error);
+        }
+        const auto restore =
+            run_process({settings_.ip6tables_restore, "-n", *temp}, tool_env, settings_.timeout);
+        ::unlink(temp->c_str());
+        if (restore.exit_code != 0) {
+            return finish(
+                ufw_outcome::error, restore.timed_out ? errc::ufw_timeout : errc::ufw_failed,
+                "ip6tables-restore -n of dockgate's host rules: " +
+                    (!restore.spawn_error.empty() ? restore.spawn_error : first_line(restore.err)));
+        }
+        changed = true;
+    }
+    if (*wanted != *text) {
+        std::string error;
+        const auto temp = write_beside(path, *wanted, error);
+        if (!temp || ::rename(temp->c_str(), path.c_str()) != 0) {
+            if (temp) {
+                error = errno_text("cannot replace " + path);
+                ::unlink(temp->c_str());
+            }
+            return finish(ufw_outcome::error, errc::rules_file_unwritable, error);
+        }
+        sync_directory(settings_.config_dir);
+        changed = true;
+    }
+    return finish(changed ? ufw_outcome::added : ufw_outcome::already_present, errc::ok, {});
+}
+
+} // namespace dockgate
