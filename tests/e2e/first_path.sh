@@ -49,7 +49,22 @@ metrics_count() { metrics | awk -v m="$1" '$1 == m { print $2 }'; }
 check "metrics: two rules added" test "$(metrics_count dockgate_rules_added_total)" = 2
 check "metrics: one rule removed" test "$(metrics_count dockgate_rules_removed_total)" = 1
 check "metrics: ufw latency histogram counted 3 calls" test "$(metrics_count dockgate_ufw_call_duration_seconds_count)" = 3
-check_not "metrics refuse a non-loopback address" "$DOCKGATED" --docker-host unix:///nonexistent --policy /nonexistent --metrics-listen 0.0.0.0:9469 --ufw /bin/true
+# Refused for that reason (lib/src/service/service.cpp, loopback_endpoint), not for another one
+# such as ufw's IPv6 setting: it runs in the host lab, whose ufw setup the daemon above accepted,
+# with its own status socket (the running daemon's is not unlinked) and --dry-run.
+metrics_refuse_non_loopback() {
+  local out rc=0
+  out=$(lab_host timeout 30 "$DOCKGATED" --docker-host unix:///nonexistent --policy /nonexistent \
+          --dry-run --status-socket /run/dockgated-metrics-refusal.sock \
+          --metrics-listen 0.0.0.0:9469 --ufw /bin/true 2>&1) || rc=$?
+  if ((rc != 0)) && grep -qF -- '--metrics-listen must be a loopback address and port, got "0.0.0.0:9469"' <<<"$out"; then
+    return 0
+  fi
+  echo "dockgated --metrics-listen 0.0.0.0:9469: exit $rc, output:" >&2
+  printf '%s\n' "$out" | tail -n 20 >&2
+  return 1
+}
+check "metrics refuse a non-loopback address (--metrics-listen must be a loopback address)" metrics_refuse_non_loopback
 
 # SIGTERM keeps the rules: a daemon restart causes no outage.
 dg_stop TERM
