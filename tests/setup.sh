@@ -8,7 +8,8 @@ packages=(cmake g++ make pkg-config libboost-dev libboost-program-options-dev nl
           busybox-static iproute2 curl util-linux procps
           dpkg-dev  # dpkg-shlibdeps for cpack -G DEB (lab.package)
           systemd-container  # systemd-nspawn: lab.systemd_boot boots this OS under a real systemd
-          clang libclang-rt-14-dev llvm)  # the last three: tests/fuzz (libFuzzer, llvm-symbolizer)
+          clang libclang-rt-14-dev llvm  # tests/fuzz (libFuzzer, llvm-symbolizer)
+          clang-format)  # format.clang_format; Debian 12's is clang-format 14, as .clang-format says
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
