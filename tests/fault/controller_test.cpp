@@ -489,7 +489,7 @@ TEST_F(controller_test, drift_timer_restores_deleted_rules_and_removes_stale_one
         << log_text_.str();
     EXPECT_EQ(log_count("drift: missing"), 1U) << log_text_.str();
     EXPECT_EQ(log_count("drift: stale"), 1U) << log_text_.str();
-    EXPECT_EQ(ctl_->stats().drift_corrections, 2U);
+    EXPECT_EQ(ctl_->counters().drift_corrections, 2U);
 }
 
 TEST_F(controller_test, flapping_container_applies_only_its_final_state) {
@@ -522,9 +522,9 @@ TEST_F(controller_test, a_write_lost_to_a_concurrent_ufw_is_restored_by_the_rech
         << log_text_.str();
     EXPECT_EQ(log_count("drift: missing"), 1U) << log_text_.str();
     // One more look after that repair, then quiet: no timer keeps firing on an idle daemon.
-    const auto reconciles = ctl_->stats().reconciles;
+    const auto reconciles = ctl_->counters().reconciles;
     run_until([] { return false; }, 700ms);
-    EXPECT_LE(ctl_->stats().reconciles, reconciles + 1);
+    EXPECT_LE(ctl_->counters().reconciles, reconciles + 1);
 }
 
 TEST_F(controller_test, a_reconnect_with_a_re_read_or_retry_pending_still_happens) {

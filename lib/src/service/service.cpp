@@ -24,16 +24,7 @@ std::optional<std::chrono::microseconds> service_notifier::watchdog_period() {
 }
 
 std::string service_notifier::status_line() const {
-    const auto status = ctl_.status();
-    std::string line = "STATUS=";
-    line += ctl_.healthy() ? "in sync" : "degraded";
-    line += "; Docker " + status["docker"]["state"].get<std::string>();
-    line += "; " + std::to_string(status["containers"].size()) + " labelled container(s), " +
-            std::to_string(status["owned_rules"].get<std::size_t>()) + " rule(s)";
-    if (const auto failed = status["failed_operations"].size(); failed > 0) {
-        line += ", " + std::to_string(failed) + " failed operation(s)";
-    }
-    return line;
+    return to_status_line(ctl_.view());
 }
 
 void service_notifier::start() {
@@ -206,7 +197,7 @@ asio::awaitable<void> metrics_server::answer(asio::ip::tcp::socket socket) {
     }
     http::response<http::string_body> response{http::status::ok, request.version()};
     response.set(http::field::content_type, "text/plain; version=0.0.4");
-    response.body() = render_metrics(ctl_.stats(), ctl_.connection() == conn_state::streaming);
+    response.body() = to_metrics(ctl_.view());
     response.keep_alive(false);
     response.prepare_payload();
     co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
