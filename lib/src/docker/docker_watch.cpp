@@ -58,35 +58,12 @@ asio::awaitable<void> docker_watch::run() {
         if (stopping_ && fsm_.state() != conn_state::stopped) {
             action = fsm_.on(conn_input::stop);
         }
-        auto report = [&](const char* what, const error_code& ec) {
-            if (action.report_failure) {
-                log_->warn("Docker at {}: {} failed: {}; retrying in {} ms (repeats of this "
-                           "error are not logged)",
-                           socket_path(), what, ec.message(), action.wait.count());
-            }
-        };
         switch (action.kind) {
-        case conn_action_kind::ping: {
-            const auto ec = co_await docker_.ping();
-            action = fsm_.on(ec ? conn_input::ping_failed : conn_input::ping_ok, ec);
-            report("ping", ec);
+        case conn_action_kind::ping:
+        case conn_action_kind::subscribe:
+        case conn_action_kind::snapshot:
+            action = co_await connect_step(action, splitter);
             break;
-        }
-        case conn_action_kind::subscribe: {
-            stream_ = std::make_unique<event_stream>(ioc_.get_executor());
-            splitter.reset();
-            const auto ec = co_await stream_->open(
-                settings_.docker, docker_.versioned("/events?filters=" + url_encode(events_filter)));
-            action = fsm_.on(ec ? conn_input::subscribe_failed : conn_input::subscribed, ec);
-            report("event subscription", ec);
-            break;
-        }
-        case conn_action_kind::snapshot: {
-            const auto ec = co_await take_snapshot();
-            action = fsm_.on(ec ? conn_input::snapshot_failed : conn_input::snapshot_ok, ec);
-            report("container listing", ec);
-            break;
-        }
         case conn_action_kind::stream:
             action = co_await follow_stream(action);
             break;
@@ -105,6 +82,34 @@ asio::awaitable<void> docker_watch::run() {
             co_return;
         }
     }
+}
+
+asio::awaitable<conn_action> docker_watch::connect_step(const conn_action& action,
+                                                        ndjson_splitter& splitter) {
+    error_code ec;
+    conn_action next;
+    const char* what = "ping";
+    if (action.kind == conn_action_kind::ping) {
+        ec = co_await docker_.ping();
+        next = fsm_.on(ec ? conn_input::ping_failed : conn_input::ping_ok, ec);
+    } else if (action.kind == conn_action_kind::subscribe) {
+        what = "event subscription";
+        stream_ = std::make_unique<event_stream>(ioc_.get_executor());
+        splitter.reset();
+        ec = co_await stream_->open(
+            settings_.docker, docker_.versioned("/events?filters=" + url_encode(events_filter)));
+        next = fsm_.on(ec ? conn_input::subscribe_failed : conn_input::subscribed, ec);
+    } else {
+        what = "container listing";
+        ec = co_await take_snapshot();
+        next = fsm_.on(ec ? conn_input::snapshot_failed : conn_input::snapshot_ok, ec);
+    }
+    if (next.report_failure) {
+        log_->warn("Docker at {}: {} failed: {}; retrying in {} ms (repeats of this error are "
+                   "not logged)",
+                   socket_path(), what, ec.message(), next.wait.count());
+    }
+    co_return next;
 }
 
 asio::awaitable<conn_action> docker_watch::follow_stream(const conn_action& action) {

@@ -5,6 +5,7 @@
 #include "dockgate/asio.hpp"
 #include "dockgate/docker/connection_fsm.hpp"
 #include "dockgate/docker/docker_client.hpp"
+#include "dockgate/docker/ndjson.hpp"
 #include "dockgate/model/container.hpp"
 #include "dockgate/reconcile/container_cache.hpp"
 
@@ -63,6 +64,8 @@ class docker_watch {
     asio::awaitable<error_code> take_snapshot();
     asio::awaitable<error_code> list_containers(std::string id_prefix,
                                                 std::vector<nlohmann::json>& items);
+    /// One step of connecting: ping, subscribe to events, or take the snapshot.
+    asio::awaitable<conn_action> connect_step(const conn_action& action, ndjson_splitter& splitter);
     asio::awaitable<conn_action> follow_stream(const conn_action& action);
 
     asio::io_context& ioc_;
