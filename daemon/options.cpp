@@ -5,6 +5,8 @@
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
+#include <array>
 #include <sstream>
 #include <string_view>
 #include <vector>
@@ -144,6 +146,13 @@ std::string socket_path_of(const std::string& docker_host) {
 std::string check_text(options& opt, const std::string& batch_mode) {
     if (!opt.command.empty() && opt.command != "status") {
         return "unknown command \"" + opt.command + "\" (try --help)";
+    }
+    // spdlog reads an unknown level as "off": a typo would silence the daemon.
+    constexpr std::array<std::string_view, 6> levels{"trace", "debug", "info",
+                                                     "warn",  "error", "critical"};
+    if (std::find(levels.begin(), levels.end(), opt.log_level) == levels.end()) {
+        return "--log-level must be trace, debug, info, warn, error or critical, got \"" +
+               opt.log_level + "\"";
     }
     if (batch_mode != "auto" && batch_mode != "off") {
         return "--ufw-batch must be auto or off, got \"" + batch_mode + "\"";

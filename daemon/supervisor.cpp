@@ -120,6 +120,7 @@ pid_t spawn_executor(const family& f) {
     // must not kill it (the default action).
     std::signal(SIGHUP, SIG_IGN);
     sigprocmask(SIG_SETMASK, &f.previous, nullptr);
+    ::close(f.filter_fd); // the Docker API filter's socket is not the executor's to hold
     if (f.opt.status_fd >= 0) {
         ::close(f.opt.status_fd);
     }

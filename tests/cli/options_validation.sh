@@ -32,6 +32,7 @@ accepted() {
 }
 
 refused "--ufw-timeout-ms 0 is out of range: allowed 1 to" --ufw-timeout-ms 0
+refused "--log-level must be trace, debug, info, warn, error or critical" --log-level verbose --check-policy "$policy"
 refused "--drift-interval-s -5 is out of range: allowed 0 to" --drift-interval-s -5
 refused "--drift-interval-s -5" --drift-interval-s=-5
 refused "--request-timeout-ms -1" --request-timeout-ms -1
