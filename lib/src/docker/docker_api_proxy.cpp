@@ -2,7 +2,7 @@
 #include "dockgate/docker/docker_api_proxy.hpp"
 
 #include "dockgate/docker/docker_api_filter.hpp"
-#include "dockgate/policy/labels.hpp"
+#include "dockgate/model/text.hpp"
 #include "dockgate/version.hpp"
 
 #include <nlohmann/json.hpp>

@@ -1,25 +1,14 @@
 // Decoding of Docker's container list and inspect replies.
 #include "dockgate/model/container.hpp"
 
+#include "dockgate/model/text.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <charconv>
 
 namespace dockgate {
 namespace {
-
-/// A name from Docker as it may appear in logs, status and the terminal: control and non-ASCII
-/// bytes (a newline that forges a log line, an ESC that drives the terminal) become '?', and
-/// the length is bounded. Docker's own names never contain them.
-std::string displayable_name(const std::string& name) {
-    constexpr std::size_t max_name = 128;
-    std::string out;
-    for (const char c : name.substr(0, max_name)) {
-        const auto u = static_cast<unsigned char>(c);
-        out += (u >= 0x20 && u < 0x7f) ? c : '?';
-    }
-    return out;
-}
 
 using json = nlohmann::json;
 
@@ -53,7 +42,8 @@ std::vector<network_attachment> decode_networks(const json& settings) {
         if (!endpoint.is_object()) {
             continue;
         }
-        out.push_back({displayable_name(name), string_at(endpoint, "GlobalIPv6Address"),
+        // Cut without a mark: the name is matched against fw.networks and the policy.
+        out.push_back({printable(name, cut_mark::none), string_at(endpoint, "GlobalIPv6Address"),
                        string_at(endpoint, "IPAddress")});
     }
     return out;
@@ -123,7 +113,8 @@ std::optional<container_info> decode_inspect(const json& reply, std::string* why
     if (info.name.starts_with('/')) {
         info.name.erase(0, 1);
     }
-    info.name = displayable_name(info.name);
+    // As it may appear in logs, status and the terminal; Docker's own names never need this.
+    info.name = printable(info.name, cut_mark::none);
     const auto state = reply.find("State");
     if (state != reply.end() && state->is_object()) {
         const auto running = state->find("Running");
@@ -178,7 +169,7 @@ std::optional<container_info> decode_list_item(const json& item, std::string* wh
         if (info.name.starts_with('/')) {
             info.name.erase(0, 1);
         }
-        info.name = displayable_name(info.name);
+        info.name = printable(info.name, cut_mark::none);
     }
     info.running = string_at(item, "State") == "running";
     if (const auto labels = item.find("Labels"); labels != item.end()) {

@@ -439,17 +439,6 @@ class evaluator {
 
 } // namespace
 
-std::string printable(std::string_view text) {
-    std::string out;
-    for (const char c : text.substr(0, 128)) {
-        out += (c >= 0x20 && c < 0x7f) ? c : '?';
-    }
-    if (text.size() > 128) {
-        out += "...";
-    }
-    return out;
-}
-
 evaluation evaluate(const container_info& container, const policy& pol, publish_target publish) {
     return evaluator(container, pol, publish).run();
 }

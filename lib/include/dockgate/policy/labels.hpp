@@ -4,6 +4,7 @@
 #include "dockgate/model/container.hpp"
 #include "dockgate/policy/policy.hpp"
 #include "dockgate/model/rule.hpp"
+#include "dockgate/model/text.hpp" // printable(), which the callers of evaluate() log with
 
 #include <string>
 #include <vector>
@@ -36,9 +37,5 @@ evaluation evaluate(const container_info& container, const policy& pol,
 /// Why a labelled container got no rule and no rejection: which of its networks and addresses
 /// fw.networks and the policy left out. For status and --explain.
 std::string why_no_rules(const container_info& container, const policy& pol);
-
-/// Bounded copy of untrusted text for logs (at most 128 bytes, control and non-ASCII bytes as
-/// '?'), so a huge or binary value stays readable and cannot forge a log line.
-std::string printable(std::string_view text);
 
 } // namespace dockgate
