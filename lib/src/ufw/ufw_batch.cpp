@@ -1,252 +1,124 @@
 // The batched write path: user6.rules edited under ufw's lock, loaded by one ip6tables-restore.
 #include "dockgate/model/error.hpp"
-#include "dockgate/ufw/ufw_firewall.hpp"
 #include "dockgate/privsep/process.hpp"
 #include "dockgate/ufw/rules_document.hpp"
-#include "ufw_files.hpp"
+#include "dockgate/ufw/ufw_firewall.hpp"
 
 #include <spdlog/logger.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <thread>
 #include <unistd.h>
+
+#include "ufw_files.hpp"
 
 namespace dockgate {
 namespace {
 
-namespace fs = std::filesystem;
 using clock = std::chrono::steady_clock;
 
-constexpr int verification_niceness = 10;
-
-/// One sample per rule shape dockgate emits, in documentation addresses that no real rule uses.
-std::vector<rule_op> sample_ops(bool all_shapes) {
-    const owner_tag owner{"000000000000", "dockgate-selftest"};
-    const owner_tag other{"111111111111", "dockgate-selftest"};
-    auto shape = [](rule_kind kind, protocol proto, port_range port, const char* dst,
-                    const char* src, bool log) {
-        rule r;
-        r.kind = kind;
-        r.proto = proto;
-        r.port = port;
-        r.destination = *parse_prefix(dst);
-        r.source = *parse_prefix(src);
-        r.log = log;
-        return r;
-    };
-    const auto route_tcp =
-        shape(rule_kind::route, protocol::tcp, {80, 80}, "2001:db8:d0c::1", "::/0", false);
-    std::vector<rule_op> ops{{op_kind::add, {route_tcp, owner}, "self-test"}};
-    if (!all_shapes) {
-        return ops;
-    }
-    const auto route_udp_from = shape(rule_kind::route, protocol::udp, {5353, 5353},
-                                      "2001:db8:d0c::2", "2001:db8:d0c:ffff::100", false);
-    ops.push_back({op_kind::add, {route_udp_from, owner}, "self-test"});
-    ops.push_back(
-        {op_kind::add,
-         {shape(rule_kind::route, protocol::tcp, {8000, 8010}, "2001:db8:d0c::3", "::/0", true),
-          owner},
-         "self-test"});
-    ops.push_back({op_kind::add,
-                   {shape(rule_kind::route, protocol::udp, {6000, 6010}, "2001:db8:d0c::4",
-                          "2001:db8:d0c:1000::/52", true),
-                    owner},
-                   "self-test"});
-    ops.push_back(
-        {op_kind::add,
-         {shape(rule_kind::input, protocol::tcp, {8081, 8081}, "::/0", "::/0", false), owner},
-         "self-test"});
-    ops.push_back({op_kind::add,
-                   {shape(rule_kind::input, protocol::udp, {9000, 9010}, "2001:db8:d0c::6",
-                          "2001:db8:d0c:ffff::200", true),
-                    owner},
-                   "self-test"});
-    ops.push_back({op_kind::add, {route_tcp, other}, "self-test: owner changed"});
-    ops.push_back({op_kind::remove, {route_udp_from, owner}, "self-test"});
-    return ops;
+/// One failed result per operation of a batch that could not start.
+std::vector<apply_result> all_failed(std::size_t count, errc code, const std::string& detail) {
+    return std::vector<apply_result>(count, apply_result{{ufw_outcome::error, detail}, code, {}});
 }
 
-constexpr std::string_view scratch_prefix = "verify-";
+/// Each operation's verdict on the document, `doc` changed by all of them.
+std::vector<apply_result> apply_all(rules_document& doc, const std::vector<rule_op>& ops) {
+    std::vector<apply_result> results;
+    for (const auto& op : ops) {
+        apply_result result;
+        result.verdict = apply_to_document(doc, op);
+        if (!outcome_confirms(op.kind, result.verdict.outcome)) {
+            result.ec = errc::ufw_failed;
+        }
+        results.push_back(std::move(result));
+    }
+    return results;
+}
 
-/// An executor killed during its verification (its watchdog, SIGKILL) leaves its scratch
-/// directory behind; only one verification runs at a time (one executor), so at start-up every
-/// verify-XXXXXX directory in state_dir is a leftover. Symlinks and files are left alone.
-void remove_stale_scratch_dirs(const std::string& state_dir) {
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(state_dir, ec)) {
-        const auto name = entry.path().filename().string();
-        std::error_code type_ec;
-        if (name.starts_with(scratch_prefix) && name.size() == scratch_prefix.size() + 6 &&
-            entry.symlink_status(type_ec).type() == fs::file_type::directory) {
-            fs::remove_all(entry.path(), type_ec);
+/// Whether `result` stands for a change of the file (not refused, not already so).
+bool changes_the_file(const apply_result& result) {
+    return !result.ec && result.verdict.outcome != ufw_outcome::already_present &&
+           result.verdict.outcome != ufw_outcome::not_found;
+}
+
+/// The file was not replaced: every result that would have changed it failed with `detail`.
+void fail_changes(std::vector<apply_result>& results, errc code, const std::string& detail) {
+    for (auto& result : results) {
+        if (changes_the_file(result)) {
+            result.verdict = {ufw_outcome::error, detail};
+            result.ec = code;
         }
     }
 }
 
-/// A private copy of ufw's configuration for `ufw --dry-run --datadir`, removed when done.
-class scratch_datadir {
-  public:
-    scratch_datadir(const ufw_settings& settings, std::string& error) {
-        std::error_code ec;
-        // The directory may be shared (with --user it also holds the sockets the watcher uses),
-        // so its mode is left alone; mkdtemp makes the scratch directory itself 0700.
-        fs::create_directories(settings.state_dir, ec);
-        std::string path = settings.state_dir + "/" + std::string(scratch_prefix) + "XXXXXX";
-        if (::mkdtemp(path.data()) == nullptr) {
-            error = errno_text("cannot create a scratch directory in " + settings.state_dir);
-            return;
-        }
-        root_ = path;
-        fs::create_directories(root_ / "etc/default", ec);
-        fs::create_directories(root_ / "lib/ufw", ec);
-        fs::copy(settings.config_dir, root_ / "etc/ufw", fs::copy_options::recursive, ec);
-        if (!ec) {
-            fs::copy_file(settings.defaults_file, root_ / "etc/default/ufw", ec);
-        }
-        if (ec) {
-            error = "cannot copy ufw's configuration for the dry runs: " + ec.message();
-        }
+/// Puts the kernel back to `text`, what the file said when we read it.
+void reload_old_rules(const ufw_settings& settings, const std::string& path,
+                      const std::string& text) {
+    std::string ignored;
+    if (const auto old_rules = write_beside(path, text, ignored)) {
+        restore_rules(settings, *old_rules);
+        ::unlink(old_rules->c_str());
     }
-    scratch_datadir(const scratch_datadir&) = delete;
-    scratch_datadir& operator=(const scratch_datadir&) = delete;
-    ~scratch_datadir() {
-        if (!root_.empty()) {
-            std::error_code ec;
-            fs::remove_all(root_, ec);
-        }
-    }
-    [[nodiscard]] std::string root() const { return root_.string(); }
-    [[nodiscard]] std::string rules6() const { return (root_ / "etc/ufw/user6.rules").string(); }
+}
 
-  private:
-    fs::path root_;
-};
+/// Replaces `path`, read as `old_text`, with `new_text`, loading it into the kernel first when
+/// ufw is `active` (ip6tables-restore applies all or nothing). True when both changed;
+/// otherwise both are as they were and the results that wanted a change have failed.
+bool write_and_load(const ufw_settings& settings, const std::string& path,
+                    const std::string& old_text, const std::string& new_text, bool active,
+                    std::vector<apply_result>& results) {
+    std::string error;
+    const auto temp = write_beside(path, new_text, error);
+    if (!temp) {
+        fail_changes(results, errc::rules_file_unwritable, error + "; " + path + " left as it was");
+        return false;
+    }
+    if (const auto restore = active ? restore_rules(settings, *temp) : process_result{};
+        active && restore.exit_code != 0) {
+        // The kernel still has the old rules.
+        ::unlink(temp->c_str());
+        fail_changes(results, errc::ufw_failed, "ip6tables-restore -n: " + failure_text(restore));
+        return false;
+    }
+    if (read_text(path) != old_text) {
+        // Edited by hand (an editor takes no ufw lock) since we read it, as late as during
+        // the load: the rename would silently replace that edit. Keep the edit, put the
+        // kernel back to what we read, and let the retry start from the new text.
+        ::unlink(temp->c_str());
+        if (active) {
+            reload_old_rules(settings, path, old_text);
+        }
+        fail_changes(results, errc::rules_file_unwritable,
+                     path + " changed while dockgate was writing it; not replaced, retried");
+        return false;
+    }
+    if (!replace_with(*temp, path, error)) {
+        // Put the kernel back to what the file (unchanged) says.
+        if (active) {
+            restore_rules(settings, path);
+        }
+        fail_changes(results, errc::rules_file_unwritable, error);
+        return false;
+    }
+    return true;
+}
+
+/// With ufw inactive the kernel was left alone: the changes are only recorded in the file.
+void mark_recorded(std::vector<apply_result>& results) {
+    for (auto& result : results) {
+        if (changes_the_file(result)) {
+            result.verdict.outcome = ufw_outcome::recorded;
+        }
+    }
+}
+
+void stamp_took(std::vector<apply_result>& results, clock::time_point started) {
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
+    for (auto& result : results) {
+        result.took = took;
+    }
+}
 
 } // namespace
-
-ufw_firewall::ufw_firewall(ufw_settings settings, std::shared_ptr<spdlog::logger> log)
-    : settings_(std::move(settings)), log_(std::move(log)) {}
-
-ufw_firewall::~ufw_firewall() {
-    if (verifier_.joinable()) {
-        verifier_.join();
-    }
-}
-
-void ufw_firewall::start_verification() {
-    if (settings_.batch && !verifier_.joinable()) {
-        path_ = write_path::verifying;
-        verifier_ = std::thread([this] { verify_in_background(); });
-    }
-}
-
-void ufw_firewall::verify_in_background() {
-    // Background work: nice 10 for this thread and so for the dry-run ufw processes it starts
-    // (Linux keeps niceness per thread, and a child inherits it), so that on a busy host the
-    // check does not slow the first reconcile or Docker. Failure to lower it changes nothing.
-    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), verification_niceness);
-    const std::lock_guard guard(batch_mutex_);
-    const auto started = clock::now();
-    // A crash between writing and renaming leaves a temporary file; it never held the only copy.
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(settings_.config_dir, ec)) {
-        if (entry.path().filename().string().starts_with(temp_prefix)) {
-            fs::remove(entry.path(), ec);
-        }
-    }
-    remove_stale_scratch_dirs(settings_.state_dir);
-    std::optional<std::string> current;
-    {
-        const ufw_lock lock(settings_.lock_file, settings_.timeout);
-        if (!lock.held()) {
-            path_ = write_path::per_rule;
-            if (log_) {
-                log_->warn("batched ufw path off: {}; using one ufw command per rule",
-                           lock.error());
-            }
-            return;
-        }
-        current = read_text(rules6_path());
-    }
-    std::optional<std::string> failure =
-        current ? verify_generator(*current, true)
-                : std::optional<std::string>(errno_text("cannot read " + rules6_path()));
-    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
-    if (failure) {
-        path_ = write_path::per_rule;
-        if (log_) {
-            log_->warn("batched ufw path off: the rules-file generator does not match "
-                       "`ufw --dry-run` ({}); using one ufw command per rule",
-                       *failure);
-        }
-        return;
-    }
-    known_rules6_ = *current;
-    path_ = write_path::batched;
-    if (log_) {
-        log_->info("batched ufw path on: the rules-file generator matched `ufw --dry-run` for {} "
-                   "rule shapes in {} ms",
-                   sample_ops(true).size(), took.count());
-    }
-}
-
-std::optional<std::string> ufw_firewall::verify_generator(const std::string& current,
-                                                          bool all_shapes) {
-    std::string error;
-    const scratch_datadir scratch(settings_, error);
-    if (!error.empty()) {
-        return error;
-    }
-    std::string text = current;
-    for (const auto& op : sample_ops(all_shapes)) {
-        std::string why;
-        auto ours = parse_rules_document(text, &why);
-        if (!ours) {
-            return rules6_path() + ": " + why;
-        }
-        const auto verdict = apply_to_document(*ours, op);
-        if (verdict.outcome == ufw_outcome::error ||
-            verdict.outcome == ufw_outcome::already_present ||
-            verdict.outcome == ufw_outcome::not_found) {
-            return "self-test rule " + op.target.what.describe() + ": " +
-                   to_string(verdict.outcome);
-        }
-        {
-            std::ofstream out(scratch.rules6(), std::ios::binary | std::ios::trunc);
-            out << text;
-            if (!out.flush()) {
-                return "cannot write " + scratch.rules6();
-            }
-        }
-        const auto comment = op.target.owner.to_comment();
-        std::vector<std::string> argv{settings_.ufw_path, "--dry-run", "--rootdir=/",
-                                      "--datadir=" + scratch.root()};
-        const auto args = op.kind == op_kind::add ? op.target.what.ufw_add_args(comment)
-                                                  : op.target.what.ufw_delete_args(comment);
-        argv.insert(argv.end(), args.begin(), args.end());
-        // Each dry run is one ufw run, with the same deadline as any other.
-        const auto run = run_process(argv, tool_env, settings_.timeout);
-        if (!run.spawn_error.empty() || run.timed_out || run.exit_code != 0) {
-            return "ufw --dry-run " + op.target.what.describe() + " failed: " +
-                   (run.timed_out             ? std::string("timed out")
-                    : run.spawn_error.empty() ? first_line(run.err)
-                                              : run.spawn_error);
-        }
-        if (auto difference = compare_with_dry_run(*ours, run.out)) {
-            return op.target.what.describe() + " (" + op.reason + "): " + *difference;
-        }
-        text = ours->render();
-    }
-    return std::nullopt;
-}
 
 void ufw_firewall::apply_batch(const std::vector<rule_op>& ops, const batch_progress& progress) {
     std::size_t next = 0;
@@ -301,11 +173,8 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
     const auto started = clock::now();
     batch_outcome outcome;
     auto fail_all = [&](errc code, const std::string& detail) {
-        outcome.results.assign(ops.size(), apply_result{{ufw_outcome::error, detail}, code, {}});
-        for (auto& result : outcome.results) {
-            result.took =
-                std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
-        }
+        outcome.results = all_failed(ops.size(), code, detail);
+        stamp_took(outcome.results, started);
         return outcome;
     };
     const ufw_lock lock(settings_.lock_file, settings_.timeout);
@@ -333,80 +202,17 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
         outcome.fallback = path + ": " + why;
         return outcome;
     }
-    for (const auto& op : ops) {
-        apply_result result;
-        result.verdict = apply_to_document(*doc, op);
-        if (!outcome_confirms(op.kind, result.verdict.outcome)) {
-            result.ec = errc::ufw_failed;
-        }
-        outcome.results.push_back(std::move(result));
-    }
-    const auto new_text = doc->render();
-    if (new_text != *text) {
-        auto fail_changes = [&](errc code, const std::string& detail) {
-            for (auto& result : outcome.results) {
-                if (!result.ec && result.verdict.outcome != ufw_outcome::already_present &&
-                    result.verdict.outcome != ufw_outcome::not_found) {
-                    result.verdict = {ufw_outcome::error, detail};
-                    result.ec = code;
-                }
-            }
-        };
-        std::string error;
-        const auto temp = write_beside(path, new_text, error);
+    outcome.results = apply_all(*doc, ops);
+    if (const auto new_text = doc->render(); new_text != *text) {
         const bool active = probe().active;
-        if (!temp) {
-            fail_changes(errc::rules_file_unwritable, error + "; " + path + " left as it was");
-        } else if (const auto restore =
-                       active ? run_process({settings_.ip6tables_restore, "-n", *temp}, tool_env,
-                                            settings_.timeout)
-                              : process_result{0, false, {}, {}, {}};
-                   restore.exit_code != 0) {
-            // ip6tables-restore applies all or nothing: the kernel still has the old rules.
-            ::unlink(temp->c_str());
-            fail_changes(errc::ufw_failed,
-                         "ip6tables-restore -n: " + (restore.timed_out ? std::string("timed out")
-                                                     : !restore.spawn_error.empty()
-                                                         ? restore.spawn_error
-                                                         : first_line(restore.err)));
-        } else if (read_text(path) != text) {
-            // Edited by hand (an editor takes no ufw lock) since we read it, as late as during
-            // the load: the rename would silently replace that edit. Keep the edit, put the
-            // kernel back to what we read, and let the retry start from the new text.
-            ::unlink(temp->c_str());
-            std::string ignored;
-            if (const auto old_rules = active ? write_beside(path, *text, ignored) : std::nullopt) {
-                run_process({settings_.ip6tables_restore, "-n", *old_rules}, tool_env,
-                            settings_.timeout);
-                ::unlink(old_rules->c_str());
-            }
-            fail_changes(errc::rules_file_unwritable,
-                         path + " changed while dockgate was writing it; not replaced, retried");
-        } else if (::rename(temp->c_str(), path.c_str()) != 0) {
-            error = errno_text("cannot replace " + path);
-            ::unlink(temp->c_str());
-            // Put the kernel back to what the file (unchanged) says.
-            if (active) {
-                run_process({settings_.ip6tables_restore, "-n", path}, tool_env, settings_.timeout);
-            }
-            fail_changes(errc::rules_file_unwritable, error);
-        } else {
-            sync_directory(settings_.config_dir);
+        if (write_and_load(settings_, path, *text, new_text, active, outcome.results)) {
             known_rules6_ = new_text;
             if (!active) {
-                for (auto& result : outcome.results) {
-                    if (result.verdict.outcome != ufw_outcome::already_present &&
-                        result.verdict.outcome != ufw_outcome::not_found && !result.ec) {
-                        result.verdict.outcome = ufw_outcome::recorded;
-                    }
-                }
+                mark_recorded(outcome.results);
             }
         }
     }
-    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
-    for (auto& result : outcome.results) {
-        result.took = took;
-    }
+    stamp_took(outcome.results, started);
     return outcome;
 }
 

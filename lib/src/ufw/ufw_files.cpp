@@ -1,4 +1,4 @@
-// Small file and lock helpers for the paths that edit ufw's files under ufw's own lock.
+// Small file, lock and tool helpers shared by the ufw adapter's sources (private to lib/src/ufw).
 #include "ufw_files.hpp"
 
 #include <cerrno>
@@ -15,6 +15,21 @@ namespace dockgate {
 namespace {
 namespace fs = std::filesystem;
 using clock = std::chrono::steady_clock;
+
+bool write_all(int fd, std::string_view text) {
+    while (!text.empty()) {
+        const auto n = ::write(fd, text.data(), text.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        text.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
 } // namespace
 
 const std::vector<std::string> tool_env{"LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
@@ -65,20 +80,6 @@ std::optional<std::string> read_text(const std::string& path) {
     return text.str();
 }
 
-bool write_all(int fd, std::string_view text) {
-    while (!text.empty()) {
-        const auto n = ::write(fd, text.data(), text.size());
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        text.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-}
-
 /// Writes `text` to a new file beside `target` with the target's mode and owner, synced.
 /// Returns its path, or nullopt with `error` set and nothing left behind.
 std::optional<std::string> write_beside(const std::string& target, std::string_view text,
@@ -115,6 +116,16 @@ std::optional<std::string> write_beside(const std::string& target, std::string_v
     return path;
 }
 
+bool replace_with(const std::string& temp, const std::string& target, std::string& error) {
+    if (::rename(temp.c_str(), target.c_str()) != 0) {
+        error = errno_text("cannot replace " + target);
+        ::unlink(temp.c_str());
+        return false;
+    }
+    sync_directory(fs::path(target).parent_path());
+    return true;
+}
+
 void sync_directory(const std::string& dir) {
     const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
@@ -126,6 +137,16 @@ void sync_directory(const std::string& dir) {
 std::string first_line(std::string_view text) {
     const auto end = text.find('\n');
     return std::string(text.substr(0, end == std::string_view::npos ? text.size() : end));
+}
+
+std::string failure_text(const process_result& run) {
+    return run.timed_out              ? std::string("timed out")
+           : !run.spawn_error.empty() ? run.spawn_error
+                                      : first_line(run.err);
+}
+
+process_result restore_rules(const ufw_settings& settings, const std::string& file) {
+    return run_process({settings.ip6tables_restore, "-n", file}, tool_env, settings.timeout);
 }
 
 } // namespace dockgate

@@ -1,5 +1,8 @@
-// Small file and lock helpers for the paths that edit ufw's files under ufw's own lock.
+// Small file, lock and tool helpers shared by the ufw adapter's sources (private to lib/src/ufw).
 #pragma once
+
+#include "dockgate/privsep/process.hpp"
+#include "dockgate/ufw/ufw_firewall.hpp"
 
 #include <chrono>
 #include <optional>
@@ -34,6 +37,7 @@ class ufw_lock {
     std::string error_;
 };
 
+/// The whole file, or nullopt (errno set) when it cannot be opened.
 std::optional<std::string> read_text(const std::string& path);
 
 /// Writes `text` to a new file beside `target` with the target's mode and owner, synced.
@@ -41,8 +45,19 @@ std::optional<std::string> read_text(const std::string& path);
 std::optional<std::string> write_beside(const std::string& target, std::string_view text,
                                         std::string& error);
 
+/// Renames `temp` (from write_beside) over `target` and syncs their directory. On failure
+/// `temp` is removed, `error` says why and `target` is as it was.
+bool replace_with(const std::string& temp, const std::string& target, std::string& error);
+
 void sync_directory(const std::string& dir);
 
 std::string first_line(std::string_view text);
+
+/// Why a tool run failed, in a few words: "timed out", the spawn error or its first stderr line.
+std::string failure_text(const process_result& run);
+
+/// `ip6tables-restore -n file` (the file's tables replace the kernel's chains it names, all or
+/// nothing), with the tool environment and the settings' deadline.
+process_result restore_rules(const ufw_settings& settings, const std::string& file);
 
 } // namespace dockgate

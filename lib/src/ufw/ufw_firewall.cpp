@@ -8,7 +8,6 @@
 #include <spdlog/logger.h>
 
 #include <chrono>
-#include <fstream>
 #include <sstream>
 #include <thread>
 #include <unistd.h>
@@ -20,16 +19,6 @@ namespace {
 /// rewrite of a file of a few thousand rules takes a few milliseconds.
 constexpr int torn_read_attempts = 5;
 constexpr std::chrono::milliseconds torn_read_pause{20};
-
-std::optional<std::string> read_file(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) {
-        return std::nullopt;
-    }
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
 
 /// Value of KEY=value in a shell-style settings file (ufw.conf, /etc/default/ufw).
 std::string setting(const std::string& text, const std::string& key) {
@@ -60,12 +49,21 @@ bool outcome_confirms(op_kind kind, ufw_outcome outcome) {
     return false;
 }
 
+ufw_firewall::ufw_firewall(ufw_settings settings, std::shared_ptr<spdlog::logger> log)
+    : settings_(std::move(settings)), log_(std::move(log)) {}
+
+ufw_firewall::~ufw_firewall() {
+    if (verifier_.joinable()) {
+        verifier_.join();
+    }
+}
+
 firewall_state ufw_firewall::probe() {
     firewall_state state;
     state.ufw_found = ::access(settings_.ufw_path.c_str(), X_OK) == 0;
-    const auto defaults = read_file(settings_.defaults_file);
+    const auto defaults = read_text(settings_.defaults_file);
     state.ipv6_enabled = defaults && setting(*defaults, "IPV6") == "yes";
-    const auto conf = read_file(settings_.config_dir + "/ufw.conf");
+    const auto conf = read_text(settings_.config_dir + "/ufw.conf");
     state.active = conf && setting(*conf, "ENABLED") == "yes";
     state.path = path_;
     return state;
@@ -80,7 +78,7 @@ rules_file_contents ufw_firewall::read_rules(boost::system::error_code& ec) {
     for (const auto& path : files) {
         rules_file_contents part;
         for (int attempt = 1;; ++attempt) {
-            const auto text = read_file(path);
+            const auto text = read_text(path);
             if (!text) {
                 ec = errc::rules_file_unreadable;
                 all.warnings.push_back(path + ": cannot read");
@@ -175,8 +173,7 @@ apply_result ufw_firewall::apply(const rule_op& op) {
                                         : op.target.what.ufw_delete_args(comment);
     argv.insert(argv.end(), args.begin(), args.end());
     const auto started = std::chrono::steady_clock::now();
-    const auto run = run_process(argv, {"LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
-                                 settings_.timeout);
+    const auto run = run_process(argv, tool_env, settings_.timeout);
     apply_result result;
     result.took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started);

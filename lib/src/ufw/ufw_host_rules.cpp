@@ -15,6 +15,31 @@ using clock = std::chrono::steady_clock;
 /// Bounds what one ip6tables-save may print; Docker's and ufw's chains stay far below.
 constexpr std::size_t max_save_output = 8U << 20U;
 
+struct load_failure {
+    errc code;
+    std::string detail;
+};
+
+/// Loads `update` (ip6tables-restore -n input for dockgate's host chains) from a scratch file
+/// beside `path`; nullopt once it is in the kernel.
+std::optional<load_failure> load_kernel_update(const ufw_settings& settings,
+                                               const std::string& path, const std::string& update) {
+    std::string error;
+    const auto temp = write_beside(path, update, error);
+    if (!temp) {
+        return load_failure{errc::rules_file_unwritable, error};
+    }
+    const auto restore = restore_rules(settings, *temp);
+    ::unlink(temp->c_str());
+    if (restore.exit_code != 0) {
+        return load_failure{
+            restore.timed_out ? errc::ufw_timeout : errc::ufw_failed,
+            "ip6tables-restore -n of dockgate's host rules: " +
+                (!restore.spawn_error.empty() ? restore.spawn_error : first_line(restore.err))};
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 kernel_facts ufw_firewall::read_kernel(boost::system::error_code& ec) {
@@ -83,33 +108,17 @@ apply_result ufw_firewall::apply_host_rules(const host_rules_request& request) {
             ? host_rules_kernel_update(request.bridge_rules, request.egress, request.guard, now)
             : std::string{};
     if (!update.empty()) {
-        std::string error;
-        const auto temp = write_beside(path, update, error);
-        if (!temp) {
-            return finish(ufw_outcome::error, errc::rules_file_unwritable, error);
-        }
-        const auto restore =
-            run_process({settings_.ip6tables_restore, "-n", *temp}, tool_env, settings_.timeout);
-        ::unlink(temp->c_str());
-        if (restore.exit_code != 0) {
-            return finish(
-                ufw_outcome::error, restore.timed_out ? errc::ufw_timeout : errc::ufw_failed,
-                "ip6tables-restore -n of dockgate's host rules: " +
-                    (!restore.spawn_error.empty() ? restore.spawn_error : first_line(restore.err)));
+        if (auto failed = load_kernel_update(settings_, path, update)) {
+            return finish(ufw_outcome::error, failed->code, std::move(failed->detail));
         }
         changed = true;
     }
     if (*wanted != *text) {
         std::string error;
         const auto temp = write_beside(path, *wanted, error);
-        if (!temp || ::rename(temp->c_str(), path.c_str()) != 0) {
-            if (temp) {
-                error = errno_text("cannot replace " + path);
-                ::unlink(temp->c_str());
-            }
+        if (!temp || !replace_with(*temp, path, error)) {
             return finish(ufw_outcome::error, errc::rules_file_unwritable, error);
         }
-        sync_directory(settings_.config_dir);
         changed = true;
     }
     return finish(changed ? ufw_outcome::added : ufw_outcome::already_present, errc::ok, {});

@@ -1,0 +1,253 @@
+// Start-up check of the batched path: `ufw --dry-run` of each rule shape against our generator.
+#include "dockgate/privsep/process.hpp"
+#include "dockgate/ufw/rules_document.hpp"
+#include "dockgate/ufw/ufw_firewall.hpp"
+
+#include <spdlog/logger.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "ufw_files.hpp"
+
+namespace dockgate {
+namespace {
+
+namespace fs = std::filesystem;
+using clock = std::chrono::steady_clock;
+
+constexpr int verification_niceness = 10;
+
+/// One sample per rule shape dockgate emits, in documentation addresses that no real rule uses.
+std::vector<rule_op> sample_ops(bool all_shapes) {
+    const owner_tag owner{"000000000000", "dockgate-selftest"};
+    const owner_tag other{"111111111111", "dockgate-selftest"};
+    auto shape = [](rule_kind kind, protocol proto, port_range port, const char* dst,
+                    const char* src, bool log) {
+        rule r;
+        r.kind = kind;
+        r.proto = proto;
+        r.port = port;
+        r.destination = *parse_prefix(dst);
+        r.source = *parse_prefix(src);
+        r.log = log;
+        return r;
+    };
+    const auto route_tcp =
+        shape(rule_kind::route, protocol::tcp, {80, 80}, "2001:db8:d0c::1", "::/0", false);
+    std::vector<rule_op> ops{{op_kind::add, {route_tcp, owner}, "self-test"}};
+    if (!all_shapes) {
+        return ops;
+    }
+    const auto route_udp_from = shape(rule_kind::route, protocol::udp, {5353, 5353},
+                                      "2001:db8:d0c::2", "2001:db8:d0c:ffff::100", false);
+    ops.push_back({op_kind::add, {route_udp_from, owner}, "self-test"});
+    ops.push_back(
+        {op_kind::add,
+         {shape(rule_kind::route, protocol::tcp, {8000, 8010}, "2001:db8:d0c::3", "::/0", true),
+          owner},
+         "self-test"});
+    ops.push_back({op_kind::add,
+                   {shape(rule_kind::route, protocol::udp, {6000, 6010}, "2001:db8:d0c::4",
+                          "2001:db8:d0c:1000::/52", true),
+                    owner},
+                   "self-test"});
+    ops.push_back(
+        {op_kind::add,
+         {shape(rule_kind::input, protocol::tcp, {8081, 8081}, "::/0", "::/0", false), owner},
+         "self-test"});
+    ops.push_back({op_kind::add,
+                   {shape(rule_kind::input, protocol::udp, {9000, 9010}, "2001:db8:d0c::6",
+                          "2001:db8:d0c:ffff::200", true),
+                    owner},
+                   "self-test"});
+    ops.push_back({op_kind::add, {route_tcp, other}, "self-test: owner changed"});
+    ops.push_back({op_kind::remove, {route_udp_from, owner}, "self-test"});
+    return ops;
+}
+
+constexpr std::string_view scratch_prefix = "verify-";
+
+/// An executor killed during its verification (its watchdog, SIGKILL) leaves its scratch
+/// directory behind; only one verification runs at a time (one executor), so at start-up every
+/// verify-XXXXXX directory in state_dir is a leftover. Symlinks and files are left alone.
+void remove_stale_scratch_dirs(const std::string& state_dir) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(state_dir, ec)) {
+        const auto name = entry.path().filename().string();
+        std::error_code type_ec;
+        if (name.starts_with(scratch_prefix) && name.size() == scratch_prefix.size() + 6 &&
+            entry.symlink_status(type_ec).type() == fs::file_type::directory) {
+            fs::remove_all(entry.path(), type_ec);
+        }
+    }
+}
+
+/// A private copy of ufw's configuration for `ufw --dry-run --datadir`, removed when done.
+class scratch_datadir {
+  public:
+    scratch_datadir(const ufw_settings& settings, std::string& error) {
+        std::error_code ec;
+        // The directory may be shared (with --user it also holds the sockets the watcher uses),
+        // so its mode is left alone; mkdtemp makes the scratch directory itself 0700.
+        fs::create_directories(settings.state_dir, ec);
+        std::string path = settings.state_dir + "/" + std::string(scratch_prefix) + "XXXXXX";
+        if (::mkdtemp(path.data()) == nullptr) {
+            error = errno_text("cannot create a scratch directory in " + settings.state_dir);
+            return;
+        }
+        root_ = path;
+        fs::create_directories(root_ / "etc/default", ec);
+        fs::create_directories(root_ / "lib/ufw", ec);
+        fs::copy(settings.config_dir, root_ / "etc/ufw", fs::copy_options::recursive, ec);
+        if (!ec) {
+            fs::copy_file(settings.defaults_file, root_ / "etc/default/ufw", ec);
+        }
+        if (ec) {
+            error = "cannot copy ufw's configuration for the dry runs: " + ec.message();
+        }
+    }
+    scratch_datadir(const scratch_datadir&) = delete;
+    scratch_datadir& operator=(const scratch_datadir&) = delete;
+    ~scratch_datadir() {
+        if (!root_.empty()) {
+            std::error_code ec;
+            fs::remove_all(root_, ec);
+        }
+    }
+    [[nodiscard]] std::string root() const { return root_.string(); }
+    [[nodiscard]] std::string rules6() const { return (root_ / "etc/ufw/user6.rules").string(); }
+
+  private:
+    fs::path root_;
+};
+
+/// A crash between writing and renaming leaves a temporary file; it never held the only copy.
+void remove_stale_temp_files(const std::string& config_dir) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(config_dir, ec)) {
+        if (entry.path().filename().string().starts_with(temp_prefix)) {
+            fs::remove(entry.path(), ec);
+        }
+    }
+}
+
+/// The argv of `ufw --dry-run` for `op` against the copy of ufw's configuration in `datadir`.
+std::vector<std::string> dry_run_argv(const ufw_settings& settings, const std::string& datadir,
+                                      const rule_op& op) {
+    const auto comment = op.target.owner.to_comment();
+    std::vector<std::string> argv{settings.ufw_path, "--dry-run", "--rootdir=/",
+                                  "--datadir=" + datadir};
+    const auto args = op.kind == op_kind::add ? op.target.what.ufw_add_args(comment)
+                                              : op.target.what.ufw_delete_args(comment);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+}
+
+/// Applies `op` to the document parsed from `text`, runs ufw's dry run of it from `text` in
+/// `scratch` and compares the two; nullopt and the document as it now is when they agree.
+std::optional<std::string> check_one_shape(const ufw_settings& settings,
+                                           const scratch_datadir& scratch, const rule_op& op,
+                                           std::string& text, const std::string& rules6) {
+    std::string why;
+    auto ours = parse_rules_document(text, &why);
+    if (!ours) {
+        return rules6 + ": " + why;
+    }
+    const auto verdict = apply_to_document(*ours, op);
+    if (verdict.outcome == ufw_outcome::error || verdict.outcome == ufw_outcome::already_present ||
+        verdict.outcome == ufw_outcome::not_found) {
+        return "self-test rule " + op.target.what.describe() + ": " + to_string(verdict.outcome);
+    }
+    {
+        std::ofstream out(scratch.rules6(), std::ios::binary | std::ios::trunc);
+        out << text;
+        if (!out.flush()) {
+            return "cannot write " + scratch.rules6();
+        }
+    }
+    // Each dry run is one ufw run, with the same deadline as any other.
+    const auto run =
+        run_process(dry_run_argv(settings, scratch.root(), op), tool_env, settings.timeout);
+    if (!run.spawn_error.empty() || run.timed_out || run.exit_code != 0) {
+        return "ufw --dry-run " + op.target.what.describe() + " failed: " + failure_text(run);
+    }
+    if (auto difference = compare_with_dry_run(*ours, run.out)) {
+        return op.target.what.describe() + " (" + op.reason + "): " + *difference;
+    }
+    text = ours->render();
+    return std::nullopt;
+}
+
+} // namespace
+
+void ufw_firewall::start_verification() {
+    if (settings_.batch && !verifier_.joinable()) {
+        path_ = write_path::verifying;
+        verifier_ = std::thread([this] { verify_in_background(); });
+    }
+}
+
+void ufw_firewall::verify_in_background() {
+    // Background work: nice 10 for this thread and so for the dry-run ufw processes it starts
+    // (Linux keeps niceness per thread, and a child inherits it), so that on a busy host the
+    // check does not slow the first reconcile or Docker. Failure to lower it changes nothing.
+    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), verification_niceness);
+    const std::lock_guard guard(batch_mutex_);
+    const auto started = clock::now();
+    remove_stale_temp_files(settings_.config_dir);
+    remove_stale_scratch_dirs(settings_.state_dir);
+    std::optional<std::string> current;
+    {
+        const ufw_lock lock(settings_.lock_file, settings_.timeout);
+        if (!lock.held()) {
+            path_ = write_path::per_rule;
+            if (log_) {
+                log_->warn("batched ufw path off: {}; using one ufw command per rule",
+                           lock.error());
+            }
+            return;
+        }
+        current = read_text(rules6_path());
+    }
+    std::optional<std::string> failure =
+        current ? verify_generator(*current, true)
+                : std::optional<std::string>(errno_text("cannot read " + rules6_path()));
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
+    if (failure) {
+        path_ = write_path::per_rule;
+        if (log_) {
+            log_->warn("batched ufw path off: the rules-file generator does not match "
+                       "`ufw --dry-run` ({}); using one ufw command per rule",
+                       *failure);
+        }
+        return;
+    }
+    known_rules6_ = *current;
+    path_ = write_path::batched;
+    if (log_) {
+        log_->info("batched ufw path on: the rules-file generator matched `ufw --dry-run` for {} "
+                   "rule shapes in {} ms",
+                   sample_ops(true).size(), took.count());
+    }
+}
+
+std::optional<std::string> ufw_firewall::verify_generator(const std::string& current,
+                                                          bool all_shapes) {
+    std::string error;
+    const scratch_datadir scratch(settings_, error);
+    if (!error.empty()) {
+        return error;
+    }
+    std::string text = current;
+    for (const auto& op : sample_ops(all_shapes)) {
+        if (auto failure = check_one_shape(settings_, scratch, op, text, rules6_path())) {
+            return failure;
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace dockgate
