@@ -76,6 +76,11 @@ std::vector<number_option> number_options(const options& opt) {
          "long past --ufw-timeout-ms",
          opt.executor_watchdog_margin.count(), 1, day_s,
          [](options& o, long long v) { o.executor_watchdog_margin = seconds(v); }},
+        {"executor-batch-arrival-ms", "MS",
+         "with --user: every operation of a batch must reach the executor this long after the "
+         "batch's header, or the batch is refused",
+         opt.executor_batch_arrival.count(), 1, day_ms,
+         [](options& o, long long v) { o.executor_batch_arrival = milliseconds(v); }},
         {"child-restart-pause-ms", "MS",
          "with --user: an executor or Docker API filter that exits sooner than this after its "
          "start is started again only after this pause",

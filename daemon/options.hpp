@@ -29,6 +29,9 @@ struct options {
     /// --user: the executor's watchdog (SIGALRM) fires this long past ufw.timeout (in whole
     /// seconds, alarm's unit), so that a hung executor is killed and restarted.
     std::chrono::seconds executor_watchdog_margin{10};
+    /// --user: every operation of a batch must reach the executor this long after the batch's
+    /// header, so that a peer trickling them cannot hold the one-at-a-time executor.
+    std::chrono::milliseconds executor_batch_arrival{5000};
     /// --user: an executor or Docker API filter that exits sooner than this after its start is
     /// started again only after this pause, so that a crash loop does not spin.
     std::chrono::milliseconds child_restart_pause{1000};

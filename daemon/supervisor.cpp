@@ -137,7 +137,8 @@ pid_t spawn_executor(const family& f) {
     const auto watchdog = std::chrono::duration_cast<std::chrono::seconds>(f.opt.ufw.timeout) +
                           f.opt.executor_watchdog_margin;
     // The executor checks every add against the policy it loads itself, not the watcher's.
-    serve_executor(f.listen_fd, executor_fw, f.who.uid, *f.log, watchdog, f.opt.policy_path,
+    serve_executor(f.listen_fd, executor_fw, f.who.uid, *f.log,
+                   {watchdog, f.opt.executor_batch_arrival}, f.opt.policy_path,
                    f.opt.policy_was_builtin);
     ::_exit(1);
 }

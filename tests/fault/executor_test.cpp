@@ -62,7 +62,7 @@ class executor_test : public ::testing::Test {
         if (child_ == 0) {
             scripted_firewall fw;
             auto log = std::make_shared<spdlog::logger>("executor", std::make_shared<spdlog::sinks::null_sink_mt>());
-            serve_executor(fd, fw, ::getuid(), *log, std::chrono::seconds(10), policy_path_);
+            serve_executor(fd, fw, ::getuid(), *log, {std::chrono::seconds(10)}, policy_path_);
             ::_exit(0);
         }
         ::close(fd);

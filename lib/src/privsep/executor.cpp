@@ -24,9 +24,6 @@ namespace {
 
 constexpr std::size_t max_reply_bytes = 64 * 1024;
 
-/// Every member of a batch must have arrived this long after its header: the watcher sends them
-/// right after it, and a peer that trickles them must not hold the one-at-a-time executor.
-constexpr std::chrono::milliseconds batch_arrival_deadline{5000};
 /// The members of one batch together; the longest canonical request is about 200 bytes.
 constexpr std::size_t max_batch_bytes = max_batch_ops * 256;
 
@@ -129,9 +126,10 @@ std::string refusal(std::string_view reason) {
 /// A batch with any malformed member, or whose members do not all arrive within one deadline
 /// or overrun the byte bound, is refused whole (one refusal reply per operation).
 std::optional<std::vector<rule_op>> read_batch(int fd, std::size_t count, spdlog::logger& log,
+                                               std::chrono::milliseconds batch_arrival,
                                                std::string& reason) {
     using clock = std::chrono::steady_clock;
-    const auto deadline = clock::now() + batch_arrival_deadline;
+    const auto deadline = clock::now() + batch_arrival;
     auto wait_readable = [&] {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
         pollfd readable{fd, POLLIN, 0};
@@ -144,7 +142,7 @@ std::optional<std::vector<rule_op>> read_batch(int fd, std::size_t count, spdlog
         if (!wait_readable()) {
             reason = "batch ended after " + std::to_string(i) + " of " + std::to_string(count) +
                      " operations (all must arrive within " +
-                     std::to_string(batch_arrival_deadline.count()) + " ms)";
+                     std::to_string(batch_arrival.count()) + " ms)";
             log.warn("executor: refused a batch of {}: {}", count, reason);
             return std::nullopt;
         }
@@ -246,7 +244,7 @@ void serve_batch(int fd, firewall& fw, const std::vector<rule_op>& ops, const ex
 
 /// Answers one request on `fd`; false when the peer is gone.
 bool serve_request(int fd, firewall& fw, const executor_policy& guard, spdlog::logger& log,
-                   std::chrono::seconds watchdog) {
+                   const executor_deadlines& deadlines) {
     std::array<char, max_request_bytes + 1> buffer{};
     const auto n = ::recv(fd, buffer.data(), buffer.size(), MSG_TRUNC | MSG_DONTWAIT);
     if (n <= 0) {
@@ -271,7 +269,7 @@ bool serve_request(int fd, firewall& fw, const executor_policy& guard, spdlog::l
     }
     // A wedged request (not just a slow ufw, which run_process already kills) ends the
     // process; the supervisor starts a fresh executor and the watcher retries.
-    ::alarm(static_cast<unsigned>(watchdog.count()));
+    ::alarm(static_cast<unsigned>(deadlines.watchdog.count()));
     switch (parsed.request->kind) {
     case request_kind::probe: send_message(fd, format_probe_response(fw.probe())); break;
     case request_kind::list: send_rules(fd, fw); break;
@@ -330,15 +328,15 @@ bool serve_request(int fd, firewall& fw, const executor_policy& guard, spdlog::l
     case request_kind::batch: {
         std::string reason;
         ::alarm(0); // read_batch has its own, shorter deadline
-        const auto ops = read_batch(fd, parsed.request->batch_size, log, reason);
-        ::alarm(static_cast<unsigned>(watchdog.count()));
+        const auto ops = read_batch(fd, parsed.request->batch_size, log, deadlines.batch_arrival, reason);
+        ::alarm(static_cast<unsigned>(deadlines.watchdog.count()));
         if (!ops) {
             for (std::size_t i = 0; i < parsed.request->batch_size; ++i) {
                 send_message(fd, refusal(reason));
             }
             break;
         }
-        serve_batch(fd, fw, *ops, guard, log, watchdog);
+        serve_batch(fd, fw, *ops, guard, log, deadlines.watchdog);
         break;
     }
     }
@@ -360,7 +358,7 @@ bool peer_allowed(int fd, uid_t allowed_uid, spdlog::logger& log) {
 } // namespace
 
 void serve_executor(int listen_fd, firewall& fw, uid_t allowed_uid, spdlog::logger& log,
-                    std::chrono::seconds watchdog, const std::string& policy_path,
+                    const executor_deadlines& deadlines, const std::string& policy_path,
                     bool builtin_allowed) {
     constexpr std::size_t max_clients = 8;
     executor_policy guard{policy_path, builtin_allowed, std::nullopt, {}};
@@ -395,7 +393,7 @@ void serve_executor(int listen_fd, firewall& fw, uid_t allowed_uid, spdlog::logg
         }
         // Requests are answered one at a time, in turn: that is what serialises ufw.
         for (std::size_t i = first_client; i < fds.size(); ++i) {
-            if (fds[i].revents != 0 && !serve_request(fds[i].fd, fw, guard, log, watchdog)) {
+            if (fds[i].revents != 0 && !serve_request(fds[i].fd, fw, guard, log, deadlines)) {
                 ::close(fds[i].fd);
                 fds[i].fd = -1;
             }

@@ -11,6 +11,16 @@
 
 namespace dockgate {
 
+/// The executor's deadlines (see serve_executor).
+struct executor_deadlines {
+    /// Bounds one request: past it SIGALRM kills the executor and the supervisor restarts it.
+    std::chrono::seconds watchdog{40};
+    /// Every member of a batch must have arrived this long after its header: the watcher sends
+    /// them right after it, and a peer that trickles them must not hold the one-at-a-time
+    /// executor.
+    std::chrono::milliseconds batch_arrival{5000};
+};
+
 /// Serves requests on a listening SOCK_SEQPACKET unix socket (up to 8 connections), one
 /// request at a time (which also serialises every ufw run). Peers whose uid is neither 0 nor
 /// `allowed_uid` are refused. Each request is re-validated (parse_request) before the ufw
@@ -24,7 +34,7 @@ namespace dockgate {
 /// `builtin_allowed`: the daemon started without a policy file, so the built-in policy may
 /// stand in for it (never when it started with one: see executor_policy).
 void serve_executor(int listen_fd, firewall& fw, uid_t allowed_uid, spdlog::logger& log,
-                    std::chrono::seconds watchdog, const std::string& policy_path,
+                    const executor_deadlines& deadlines, const std::string& policy_path,
                     bool builtin_allowed = true);
 
 /// The watcher's side: a `firewall` whose every call is a request to the executor. A broken
