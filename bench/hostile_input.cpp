@@ -1,8 +1,8 @@
 // Benchmark of hostile labels: evaluation cost against label size, and the status view with
 // many containers (issue 16). Prints a markdown table; nothing here is a pass/fail test.
-#include "dockgate/reconcile/controller.hpp"
 #include "dockgate/policy/labels.hpp"
 #include "dockgate/policy/policy.hpp"
+#include "dockgate/reconcile/controller.hpp"
 
 #include <spdlog/sinks/null_sink.h>
 
@@ -30,7 +30,8 @@ template <class Work> double time_ms(Work&& work, int runs) {
     for (int i = 0; i < runs; ++i) {
         const auto start = clock_type::now();
         work();
-        samples.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - start).count());
+        samples.push_back(
+            std::chrono::duration<double, std::milli>(clock_type::now() - start).count());
     }
     return median_ms(samples);
 }
@@ -41,7 +42,8 @@ container_info hostile_container(std::size_t bytes) {
     c.id = std::string(64, 'a');
     c.name = "hostile";
     c.running = true;
-    c.networks = {{"n1", "2001:db8:1::2", ""}, {"n2", "2001:db8:2::2", ""}, {"n3", "2001:db8:3::2", ""}};
+    c.networks = {
+        {"n1", "2001:db8:1::2", ""}, {"n2", "2001:db8:2::2", ""}, {"n3", "2001:db8:3::2", ""}};
     std::string allow;
     for (int port = 1; allow.size() < bytes / 2; ++port) {
         allow += std::to_string(port) + ",";
@@ -85,7 +87,8 @@ void status_curve() {
         testing::fake_engine engine(ioc);
         testing::fake_firewall firewall;
         for (int k = 0; k < count; ++k) {
-            testing::fake_container c{testing::container_id(k), "web" + std::to_string(k),
+            testing::fake_container c{testing::container_id(k),
+                                      "web" + std::to_string(k),
                                       {{"fw.allow", "http,https,8000-8010/udp"}},
                                       {{"v6net", "2001:db8:1::" + std::to_string(k + 1)}}};
             engine.containers[c.id] = c;
@@ -93,7 +96,8 @@ void status_curve() {
         controller_settings settings;
         settings.docker.socket_path = engine.socket_path();
         settings.drift_interval = std::chrono::milliseconds(0);
-        auto log = std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+        auto log = std::make_shared<spdlog::logger>(
+            "bench", std::make_shared<spdlog::sinks::null_sink_mt>());
         controller ctl(ioc, settings, builtin_policy(), firewall, log);
         bool synced = false;
         ctl.on_synced([&] { synced = true; });

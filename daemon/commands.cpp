@@ -85,16 +85,16 @@ evaluation print_explanation(const container_info& info, const policy& pol, fire
     }
     // Docker forwarding to the container: its published ports are opened at the container.
     const bool forwarded = posture && posture->mode != docker_ip6_mode::off;
-    const auto result = evaluate(info, pol, forwarded ? publish_target::container_port
-                                                      : publish_target::host_port);
+    const auto result =
+        evaluate(info, pol, forwarded ? publish_target::container_port : publish_target::host_port);
     std::cout << "  rules (" << (info.running ? result.rules.size() : 0U) << "):\n";
     for (const auto& wanted : result.rules) {
         print_rule(wanted, info, actual, ec, posture, kernel);
     }
     if (info.running && result.rules.empty() && result.rejected.empty()) {
-        const bool labelled = std::any_of(info.labels.begin(), info.labels.end(), [&](const auto& l) {
-            return l.first.starts_with(pol.label_prefix);
-        });
+        const bool labelled =
+            std::any_of(info.labels.begin(), info.labels.end(),
+                        [&](const auto& l) { return l.first.starts_with(pol.label_prefix); });
         std::cout << "  why no rule: "
                   << (labelled ? why_no_rules(info, pol) : "no " + pol.label_prefix + "* label")
                   << '\n';
@@ -126,8 +126,7 @@ asio::awaitable<int> explain_container(docker_client& docker, std::string contai
               << (info->running ? "running" : "not running: no rules") << '\n';
     for (const auto& net : info->networks) {
         std::cout << "  network " << net.network << ": "
-                  << (net.global_ipv6.empty() ? "no global IPv6 address" : net.global_ipv6)
-                  << '\n';
+                  << (net.global_ipv6.empty() ? "no global IPv6 address" : net.global_ipv6) << '\n';
     }
     std::string setup_why;
     const auto setup = co_await read_docker_setup(docker, &setup_why);
@@ -196,7 +195,8 @@ void print_summary(const nlohmann::json& doc) {
     // An older daemon (still running after an upgrade) sends no docker_setup.
     if (const auto setup = doc.value("docker_setup", nlohmann::json()); setup.is_object()) {
         std::cout << "Docker setup: Engine " << setup["engine"].get<std::string>() << ", "
-                  << setup["firewall_backend"].get<std::string>() << " backend, IPv6 filtering by Docker "
+                  << setup["firewall_backend"].get<std::string>()
+                  << " backend, IPv6 filtering by Docker "
                   << setup["docker_ip6_filtering"].get<std::string>() << "; "
                   << setup["rules_effective"].get<std::size_t>() << " rule(s) effective, "
                   << setup["rules_dead"].get<std::size_t>() << " dead, "
@@ -215,7 +215,8 @@ void print_status_rule(const nlohmann::json& rule, const nlohmann::json& states)
         if (a["rule"] == rule) {
             state = a["state"].get<std::string>();
             if (state == "dead") {
-                state += ": " + a["why"].get<std::string>() + "; fix: " + a["fix"].get<std::string>();
+                state +=
+                    ": " + a["why"].get<std::string>() + "; fix: " + a["fix"].get<std::string>();
             }
         }
     }
@@ -233,9 +234,9 @@ void print_container(const nlohmann::json& c) {
     }
     for (const auto& a : states) {
         if (a["state"] == "open past ufw") {
-            std::cout << "    " << a["rule"].get<std::string>() << "  [OPEN past ufw: "
-                      << a["why"].get<std::string>() << "; fix: " << a["fix"].get<std::string>()
-                      << "]\n";
+            std::cout << "    " << a["rule"].get<std::string>()
+                      << "  [OPEN past ufw: " << a["why"].get<std::string>()
+                      << "; fix: " << a["fix"].get<std::string>() << "]\n";
         }
     }
     if (c.contains("why_no_rules")) {

@@ -1,8 +1,4 @@
 // dockgated's entry point: argv to options, logging, signals, the io_context, and dispatch.
-#include "commands.hpp"
-#include "options.hpp"
-#include "supervisor.hpp"
-
 #include "dockgate/asio.hpp"
 #include "dockgate/policy/policy.hpp"
 #include "dockgate/privsep/privsep.hpp"
@@ -23,6 +19,10 @@
 #include <sys/socket.h>
 #include <sysexits.h>
 #include <unistd.h>
+
+#include "commands.hpp"
+#include "options.hpp"
+#include "supervisor.hpp"
 
 using namespace dockgate;
 using namespace dockgate::daemon;

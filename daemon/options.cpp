@@ -56,14 +56,12 @@ std::vector<number_option> number_options(const options& opt) {
          "command (0: off)",
          ctl.recheck_after_write.count(), 0, day_ms,
          [](options& o, long long v) { o.controller.recheck_after_write = milliseconds(v); }},
-        {"ufw-timeout-ms", "MS", "deadline of each ufw run",
-         opt.ufw.timeout.count(), 1, day_ms,
+        {"ufw-timeout-ms", "MS", "deadline of each ufw run", opt.ufw.timeout.count(), 1, day_ms,
          [](options& o, long long v) { o.ufw.timeout = milliseconds(v); }},
         {"coalesce-ms", "MS", "window in which events are applied together (0: none)",
          ctl.coalesce_window.count(), 0, day_ms,
          [](options& o, long long v) { o.controller.coalesce_window = milliseconds(v); }},
-        {"status-timeout-ms", "MS",
-         "`dockgated status`: how long to wait for the daemon's answer",
+        {"status-timeout-ms", "MS", "`dockgated status`: how long to wait for the daemon's answer",
          opt.status_timeout.count(), 1, day_ms,
          [](options& o, long long v) { o.status_timeout = milliseconds(v); }},
         {"executor-reply-margin-ms", "MS",
@@ -92,28 +90,44 @@ std::vector<number_option> number_options(const options& opt) {
 }
 
 void add_text_options(po::options_description& desc, options& opt, std::string& batch_mode) {
-    desc.add_options()
-        ("help,h", "show this help")
-        ("version", "print the version")
-        ("docker-host", po::value(&opt.docker_host)->default_value(opt.docker_host), "Docker Engine socket (unix:///path)")
-        ("policy", po::value(&opt.policy_path)->default_value(opt.policy_path), "policy file (built-in policy when absent)")
-        ("check-policy", po::value(&opt.check_policy)->value_name("FILE"), "validate a policy file and exit")
-        ("explain", po::value(&opt.explain)->value_name("CONTAINER"), "print the rules a container gets and why, and exit")
-        ("dry-run", po::bool_switch(&opt.controller.dry_run), "log the plan, change nothing in ufw")
-        ("remove-all-rules", po::bool_switch(&opt.remove_all), "delete every dockgate-owned ufw rule and exit (uninstall)")
-        ("user", po::value(&opt.run_as)->value_name("NAME"), "privilege separation: read Docker as this user, run ufw in a separate root executor")
-        ("status-socket", po::value(&opt.status_socket)->default_value(opt.status_socket), "where the status view is served and read")
-        ("metrics-listen", po::value(&opt.metrics_listen)->value_name("ADDR:PORT"), "serve Prometheus metrics on this loopback address (off by default)")
-        ("json", po::bool_switch(&opt.json), "with `status`: print the raw JSON")
-        ("command", po::value(&opt.command), "`status`: show the running daemon's state")
-        ("executor-socket", po::value(&opt.executor_socket)->default_value(opt.executor_socket), "the executor's socket (with --user)")
-        ("docker-filter-socket", po::value(&opt.docker_filter_socket)->default_value(opt.docker_filter_socket), "the Docker API filter's socket, the watcher's only way to Docker (with --user)")
-        ("log-level", po::value(&opt.log_level)->default_value(opt.log_level), "trace, debug, info, warn, error")
-        ("ufw", po::value(&opt.ufw.ufw_path)->default_value(opt.ufw.ufw_path), "ufw executable")
-        ("ufw-dir", po::value(&opt.ufw.config_dir)->default_value(opt.ufw.config_dir), "ufw's configuration directory")
-        ("ufw-batch", po::value(&batch_mode)->default_value(batch_mode), "auto: write IPv6 allow rules in batches (rules file + one ip6tables-restore -n under ufw's lock) once verified against `ufw --dry-run`; off: one ufw command per rule")
-        ("ip6tables-restore", po::value(&opt.ufw.ip6tables_restore)->default_value(opt.ufw.ip6tables_restore), "ip6tables-restore executable (batched path)")
-        ("state-dir", po::value(&opt.ufw.state_dir)->default_value(opt.ufw.state_dir), "private scratch space for the dry-run verification");
+    desc.add_options()("help,h", "show this help")("version", "print the version")(
+        "docker-host", po::value(&opt.docker_host)->default_value(opt.docker_host),
+        "Docker Engine socket (unix:///path)")(
+        "policy", po::value(&opt.policy_path)->default_value(opt.policy_path),
+        "policy file (built-in policy when absent)")(
+        "check-policy", po::value(&opt.check_policy)->value_name("FILE"),
+        "validate a policy file and exit")("explain",
+                                           po::value(&opt.explain)->value_name("CONTAINER"),
+                                           "print the rules a container gets and why, and exit")(
+        "dry-run", po::bool_switch(&opt.controller.dry_run), "log the plan, change nothing in ufw")(
+        "remove-all-rules", po::bool_switch(&opt.remove_all),
+        "delete every dockgate-owned ufw rule and exit (uninstall)")(
+        "user", po::value(&opt.run_as)->value_name("NAME"),
+        "privilege separation: read Docker as this user, run ufw in a separate root executor")(
+        "status-socket", po::value(&opt.status_socket)->default_value(opt.status_socket),
+        "where the status view is served and read")(
+        "metrics-listen", po::value(&opt.metrics_listen)->value_name("ADDR:PORT"),
+        "serve Prometheus metrics on this loopback address (off by default)")(
+        "json", po::bool_switch(&opt.json), "with `status`: print the raw JSON")(
+        "command", po::value(&opt.command), "`status`: show the running daemon's state")(
+        "executor-socket", po::value(&opt.executor_socket)->default_value(opt.executor_socket),
+        "the executor's socket (with --user)")(
+        "docker-filter-socket",
+        po::value(&opt.docker_filter_socket)->default_value(opt.docker_filter_socket),
+        "the Docker API filter's socket, the watcher's only way to Docker (with --user)")(
+        "log-level", po::value(&opt.log_level)->default_value(opt.log_level),
+        "trace, debug, info, warn, error")(
+        "ufw", po::value(&opt.ufw.ufw_path)->default_value(opt.ufw.ufw_path), "ufw executable")(
+        "ufw-dir", po::value(&opt.ufw.config_dir)->default_value(opt.ufw.config_dir),
+        "ufw's configuration directory")(
+        "ufw-batch", po::value(&batch_mode)->default_value(batch_mode),
+        "auto: write IPv6 allow rules in batches (rules file + one ip6tables-restore -n under "
+        "ufw's lock) once verified against `ufw --dry-run`; off: one ufw command per rule")(
+        "ip6tables-restore",
+        po::value(&opt.ufw.ip6tables_restore)->default_value(opt.ufw.ip6tables_restore),
+        "ip6tables-restore executable (batched path)")(
+        "state-dir", po::value(&opt.ufw.state_dir)->default_value(opt.ufw.state_dir),
+        "private scratch space for the dry-run verification");
 }
 
 void add_number_options(po::options_description& desc, std::vector<number_option>& numbers) {

@@ -28,9 +28,9 @@ struct family {
     const std::shared_ptr<spdlog::logger>& log;
     user_identity who{};
     pid_t supervisor = ::getpid();
-    int listen_fd = -1; ///< the executor's socket
-    int filter_fd = -1; ///< the Docker API filter's socket
-    sigset_t handled{}; ///< blocked here, taken by sigwaitinfo
+    int listen_fd = -1;  ///< the executor's socket
+    int filter_fd = -1;  ///< the Docker API filter's socket
+    sigset_t handled{};  ///< blocked here, taken by sigwaitinfo
     sigset_t previous{}; ///< the mask before, which every child gets back
     pid_t executor = -1;
     pid_t filter = -1;
@@ -188,8 +188,7 @@ pid_t spawn_watcher(family& f, policy pol, watcher_main run_watcher) {
     }
     die_with_supervisor(f.supervisor); // after the uid change, which clears it
     // The executor's reply may take a whole ufw run: wait that long and the margin.
-    remote_firewall remote(f.opt.executor_socket,
-                           f.opt.ufw.timeout + f.opt.executor_reply_margin);
+    remote_firewall remote(f.opt.executor_socket, f.opt.ufw.timeout + f.opt.executor_reply_margin);
     ::_exit(run_watcher(f.opt, std::move(pol), remote, f.log));
 }
 

@@ -1,14 +1,14 @@
 // The --user daemon: a root supervisor forking the executor, the Docker API filter, the watcher.
 #pragma once
 
-#include "options.hpp"
-
 #include "dockgate/policy/policy.hpp"
 #include "dockgate/ufw/firewall.hpp"
 
 #include <spdlog/logger.h>
 
 #include <memory>
+
+#include "options.hpp"
 
 namespace dockgate::daemon {
 

@@ -1,7 +1,7 @@
 // The controller against a fake Docker Engine with injected faults: every test ends connected
 // and with ufw exactly in step with the containers.
-#include "dockgate/reconcile/controller.hpp"
 #include "dockgate/privsep/privsep.hpp"
+#include "dockgate/reconcile/controller.hpp"
 #include "dockgate/service/service.hpp"
 
 #include <gtest/gtest.h>
@@ -14,8 +14,8 @@
 
 #include "../support/capture_sink.hpp"
 #include "../support/fake_engine.hpp"
-#include "../support/run_until.hpp"
 #include "../support/fake_firewall.hpp"
+#include "../support/run_until.hpp"
 
 namespace dockgate {
 namespace {
@@ -234,7 +234,9 @@ TEST_F(controller_test, a_label_of_thousands_of_bad_items_logs_a_few_lines) {
     start();
     ASSERT_TRUE(run_until([&] { return synced_ >= 1; }));
     EXPECT_EQ(log_count("web10 (" + a.id.substr(0, 12) + "): label fw.allow"), 1U) << "one line";
-    EXPECT_EQ(log_count("over the policy's max_label_items") + log_count("over the policy's max_label_bytes"), 1U);
+    EXPECT_EQ(log_count("over the policy's max_label_items") +
+                  log_count("over the policy's max_label_bytes"),
+              1U);
     EXPECT_EQ(log_count("web11 (" + b.id.substr(0, 12) + "): label fw.allow"), 5U);
     EXPECT_EQ(log_count("and 995 more rejected label item(s)"), 1U);
     EXPECT_LT(log_count("rejected"), 10U) << "fewer than 10 lines for both";
@@ -252,7 +254,8 @@ TEST_F(controller_test, a_status_client_that_never_reads_delays_no_one) {
     // later `dockgated status` hung.
     firewall_.answer_delay = 0ms;
     for (int k = 0; k < 800; ++k) {
-        const auto c = web(1000 + k, "2001:db8:2::" + std::to_string(k + 1), "http,https,8000-8010/udp");
+        const auto c =
+            web(1000 + k, "2001:db8:2::" + std::to_string(k + 1), "http,https,8000-8010/udp");
         engine_.containers[c.id] = c;
     }
     start();

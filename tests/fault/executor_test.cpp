@@ -11,10 +11,10 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <thread>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -31,7 +31,9 @@ class scripted_firewall final : public firewall {
     }
     apply_result apply(const rule_op& op) override {
         const bool odd = op.target.what.port.first % 2 == 1;
-        return {{odd ? ufw_outcome::added : ufw_outcome::deleted, {}}, {}, std::chrono::milliseconds(op.target.what.port.first)};
+        return {{odd ? ufw_outcome::added : ufw_outcome::deleted, {}},
+                {},
+                std::chrono::milliseconds(op.target.what.port.first)};
     }
 };
 
@@ -46,7 +48,8 @@ rule_op op_for(std::uint16_t port) {
 class executor_test : public ::testing::Test {
   protected:
     void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() / ("dockgate-executor-test-" + std::to_string(::getpid()));
+        dir_ = std::filesystem::temp_directory_path() /
+               ("dockgate-executor-test-" + std::to_string(::getpid()));
         std::filesystem::create_directories(dir_);
         path_ = (dir_ / "executor.sock").string();
         policy_path_ = (dir_ / "policy.json").string();
@@ -61,7 +64,8 @@ class executor_test : public ::testing::Test {
         child_ = ::fork();
         if (child_ == 0) {
             scripted_firewall fw;
-            auto log = std::make_shared<spdlog::logger>("executor", std::make_shared<spdlog::sinks::null_sink_mt>());
+            auto log = std::make_shared<spdlog::logger>(
+                "executor", std::make_shared<spdlog::sinks::null_sink_mt>());
             serve_executor(fd, fw, ::getuid(), *log, {std::chrono::seconds(10)}, policy_path_);
             ::_exit(0);
         }
@@ -112,7 +116,8 @@ TEST_F(executor_test, a_batch_gets_one_answer_per_operation_in_order) {
     for (std::size_t i = 0; i < answers.size(); ++i) {
         EXPECT_EQ(answers[i].first, i);
         EXPECT_FALSE(answers[i].second.ec);
-        EXPECT_EQ(answers[i].second.verdict.outcome, i % 2 == 0 ? ufw_outcome::added : ufw_outcome::deleted);
+        EXPECT_EQ(answers[i].second.verdict.outcome,
+                  i % 2 == 0 ? ufw_outcome::added : ufw_outcome::deleted);
         EXPECT_EQ(answers[i].second.took.count(), static_cast<long>(i + 1));
     }
     EXPECT_EQ(remote.probe().path, write_path::batched);
@@ -239,7 +244,8 @@ TEST_F(executor_test, sighup_reloads_the_policy_and_a_bad_file_keeps_the_previou
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     const auto still = remote.apply(op_for(81));
     EXPECT_EQ(still.ec, make_error_code(errc::executor_refused));
-    EXPECT_NE(still.verdict.detail.find("denied by the policy"), std::string::npos) << still.verdict.detail;
+    EXPECT_NE(still.verdict.detail.find("denied by the policy"), std::string::npos)
+        << still.verdict.detail;
     EXPECT_FALSE(remote.apply(op_for(83)).ec);
 }
 

@@ -4,8 +4,8 @@
 // exactly its canonical text and describe a rule dockgate may write. The response parsers run
 // in the unprivileged daemon; reading back what they format must be a fixed point.
 #include "dockgate/model/error.hpp"
-#include "dockgate/privsep/executor_protocol.hpp"
 #include "dockgate/model/rule.hpp"
+#include "dockgate/privsep/executor_protocol.hpp"
 #include "dockgate/ufw/rules_file.hpp"
 
 #include <algorithm>

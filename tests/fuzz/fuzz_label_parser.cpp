@@ -10,9 +10,9 @@
 // The container goes through decode_inspect as Docker's JSON, so it has exactly the shapes the
 // daemon can see. Every produced rule must be one dockgate may write.
 #include "dockgate/model/container.hpp"
+#include "dockgate/model/rule.hpp"
 #include "dockgate/policy/labels.hpp"
 #include "dockgate/policy/policy.hpp"
-#include "dockgate/model/rule.hpp"
 #include "dockgate/ufw/rules_file.hpp"
 
 #include <nlohmann/json.hpp>

@@ -55,7 +55,8 @@ void check_document(std::string_view text) {
             continue;
         }
         auto edited = *doc;
-        const auto verdict = apply_to_document(edited, {op_kind::remove, {*parsed, *owner}, "fuzz"});
+        const auto verdict =
+            apply_to_document(edited, {op_kind::remove, {*parsed, *owner}, "fuzz"});
         FUZZ_CHECK(verdict.outcome == ufw_outcome::deleted && edited.blocks.size() == blocks - 1);
         const auto reparsed = parse_rules_document(edited.render());
         FUZZ_CHECK(reparsed && reparsed->blocks.size() == blocks - 1);
@@ -65,7 +66,8 @@ void check_document(std::string_view text) {
     r.destination = *parse_prefix("2001:db8:f00::1");
     r.source = *parse_prefix("::/0");
     r.port = {80, 80};
-    const auto verdict = apply_to_document(*doc, {op_kind::add, {r, {"0123456789ab", "fuzz"}}, "fuzz"});
+    const auto verdict =
+        apply_to_document(*doc, {op_kind::add, {r, {"0123456789ab", "fuzz"}}, "fuzz"});
     const auto reparsed = parse_rules_document(doc->render());
     FUZZ_CHECK(reparsed.has_value());
     FUZZ_CHECK(verdict.outcome != ufw_outcome::added || reparsed->blocks.size() == blocks + 1);

@@ -27,7 +27,8 @@ class capture_sink final : public spdlog::sinks::base_sink<std::mutex> {
 
   protected:
     void sink_it_(const spdlog::details::log_msg& msg) override {
-        captured_message m{journal_priority(msg.level), std::string(msg.payload.data(), msg.payload.size()), {}};
+        captured_message m{
+            journal_priority(msg.level), std::string(msg.payload.data(), msg.payload.size()), {}};
         for (const auto& [name, value] : log_scope::current()) {
             m.fields[name] = value;
         }

@@ -193,7 +193,8 @@ asio::awaitable<void> fake_engine::serve(local_stream::socket socket) {
             // anywhere in the id; for "^" and hex digits that is a prefix, else a substring.
             std::string id_term;
             if (const auto at = full_target.find("filters="); at != std::string::npos) {
-                const auto filters = json::parse(url_decode(full_target.substr(at + 8)), nullptr, false);
+                const auto filters =
+                    json::parse(url_decode(full_target.substr(at + 8)), nullptr, false);
                 if (filters.is_object() && filters.contains("id")) {
                     id_term = filters["id"].at(0).get<std::string>();
                 }

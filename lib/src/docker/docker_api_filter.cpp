@@ -1,5 +1,6 @@
 // The Docker API filter's allow list: request line, path grammar, query keys and body headers.
 #include "dockgate/docker/docker_api_filter.hpp"
+
 #include "dockgate/model/text.hpp"
 
 #include <algorithm>

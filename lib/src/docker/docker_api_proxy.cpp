@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
-#include <sys/socket.h>
 #include <set>
+#include <sys/socket.h>
 #include <vector>
 
 namespace dockgate {
@@ -282,7 +282,8 @@ asio::awaitable<void> accept_loop(std::shared_ptr<proxy_state> s, std::function<
         if (s->settings.allowed_uid) {
             ucred peer_cred{};
             socklen_t length = sizeof peer_cred;
-            if (::getsockopt(peer.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer_cred, &length) != 0 ||
+            if (::getsockopt(peer.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer_cred, &length) !=
+                    0 ||
                 (peer_cred.uid != 0 && peer_cred.uid != *s->settings.allowed_uid)) {
                 std::size_t dropped = 0;
                 if (s->busy_log.take(dropped)) {

@@ -30,8 +30,7 @@ error_code map_io_error(const error_code& ec) {
     return ec;
 }
 
-template <class Body>
-http::request<Body> make_request(std::string target) {
+template <class Body> http::request<Body> make_request(std::string target) {
     http::request<Body> req{http::verb::get, std::move(target), 11};
     // HTTP/1.1 requires Host; Docker refuses requests without it.
     req.set(http::field::host, "docker");
@@ -167,7 +166,8 @@ asio::awaitable<error_code> docker_client::ping() {
     co_return error_code{};
 }
 
-asio::awaitable<error_code> event_stream::open(const docker_settings& settings, std::string target) {
+asio::awaitable<error_code> event_stream::open(const docker_settings& settings,
+                                               std::string target) {
     buffer_.clear();
     parser_.emplace();
     // The stream is endless: Beast's default 8 MB body limit would cut it after a while.
@@ -228,7 +228,8 @@ asio::awaitable<std::optional<docker_setup_reading>> read_docker_setup(docker_cl
             co_return std::nullopt;
         }
     }
-    const auto info_json = info.ec ? nlohmann::json() : nlohmann::json::parse(info.body, nullptr, false);
+    const auto info_json =
+        info.ec ? nlohmann::json() : nlohmann::json::parse(info.body, nullptr, false);
     auto engine = decode_engine(nlohmann::json::parse(version.body, nullptr, false),
                                 info_json.is_object() ? &info_json : nullptr, why);
     if (!engine) {
@@ -236,10 +237,11 @@ asio::awaitable<std::optional<docker_setup_reading>> read_docker_setup(docker_cl
     }
     docker_setup_reading reading{*engine, {}, {}};
     if (info.ec) {
-        reading.warnings.push_back("GET /info: " + info.ec.message() + " (firewall backend taken as iptables)");
+        reading.warnings.push_back("GET /info: " + info.ec.message() +
+                                   " (firewall backend taken as iptables)");
     }
-    reading.networks = decode_networks(nlohmann::json::parse(networks.body, nullptr, false),
-                                       &reading.warnings);
+    reading.networks =
+        decode_networks(nlohmann::json::parse(networks.body, nullptr, false), &reading.warnings);
     co_return reading;
 }
 

@@ -7,9 +7,12 @@ namespace dockgate {
 
 const char* to_string(event_kind kind) {
     switch (kind) {
-    case event_kind::container_start: return "start";
-    case event_kind::container_stop: return "stop";
-    case event_kind::network_change: return "network-change";
+    case event_kind::container_start:
+        return "start";
+    case event_kind::container_stop:
+        return "stop";
+    case event_kind::network_change:
+        return "network-change";
     }
     return "unknown";
 }

@@ -1,4 +1,5 @@
-// The Docker watch: connection state machine driven over the socket, events, pings, lists, inspects.
+// The Docker watch: connection state machine driven over the socket, events, pings, lists,
+// inspects.
 #include "dockgate/docker/docker_watch.hpp"
 
 #include "dockgate/docker/ndjson.hpp"
@@ -164,7 +165,7 @@ asio::awaitable<void> docker_watch::ping() {
 }
 
 asio::awaitable<error_code> docker_watch::list_containers(std::string id_prefix,
-                                                         std::vector<nlohmann::json>& items) {
+                                                          std::vector<nlohmann::json>& items) {
     // A list over the reply limit (containers with huge labels) is read again in 16 parts by
     // id prefix, and a part still too large in 16 smaller ones: no size makes every snapshot
     // fail for good. Past 3 hex digits one part holds at most a few containers; it is an error.
@@ -196,7 +197,8 @@ asio::awaitable<error_code> docker_watch::list_containers(std::string id_prefix,
     }
     for (auto& item : list) {
         // Only those that start with the prefix, whatever the Engine made of the filter.
-        if (id_prefix.empty() || (item.is_object() && item.value("Id", "").starts_with(id_prefix))) {
+        if (id_prefix.empty() ||
+            (item.is_object() && item.value("Id", "").starts_with(id_prefix))) {
             items.push_back(std::move(item));
         }
     }

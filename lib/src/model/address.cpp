@@ -2,7 +2,6 @@
 #include "dockgate/model/address.hpp"
 
 #include <arpa/inet.h>
-
 #include <charconv>
 #include <cstring>
 
@@ -121,13 +120,20 @@ address_scope scope_of(const ip_prefix& address) {
 
 const char* to_string(address_scope scope) {
     switch (scope) {
-    case address_scope::global: return "global";
-    case address_scope::unique_local: return "unique-local";
-    case address_scope::link_local: return "link-local";
-    case address_scope::loopback: return "loopback";
-    case address_scope::multicast: return "multicast";
-    case address_scope::unspecified: return "unspecified";
-    case address_scope::other: return "other";
+    case address_scope::global:
+        return "global";
+    case address_scope::unique_local:
+        return "unique-local";
+    case address_scope::link_local:
+        return "link-local";
+    case address_scope::loopback:
+        return "loopback";
+    case address_scope::multicast:
+        return "multicast";
+    case address_scope::unspecified:
+        return "unspecified";
+    case address_scope::other:
+        return "other";
     }
     return "other";
 }

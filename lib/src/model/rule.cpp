@@ -6,7 +6,9 @@
 
 namespace dockgate {
 
-const char* to_string(protocol p) { return p == protocol::udp ? "udp" : "tcp"; }
+const char* to_string(protocol p) {
+    return p == protocol::udp ? "udp" : "tcp";
+}
 
 std::optional<protocol> parse_protocol(std::string_view text) {
     if (text == "tcp") {
@@ -71,8 +73,8 @@ bool is_hex_id(std::string_view s) {
 }
 
 bool is_name_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
 }
 
 constexpr std::string_view tag_prefix = "dockgate:";
@@ -158,10 +160,10 @@ void append_match(std::vector<std::string>& args, const rule& r, const std::stri
     if (r.log) {
         args.emplace_back("log");
     }
-    args.insert(args.end(), {"proto", to_string(r.proto), "from",
-                             r.source.is_any() ? std::string("any") : r.source.to_string(), "to",
-                             r.destination.to_string(), "port", r.port.to_string(), "comment",
-                             comment});
+    args.insert(args.end(),
+                {"proto", to_string(r.proto), "from",
+                 r.source.is_any() ? std::string("any") : r.source.to_string(), "to",
+                 r.destination.to_string(), "port", r.port.to_string(), "comment", comment});
 }
 
 } // namespace

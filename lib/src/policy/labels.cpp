@@ -1,5 +1,6 @@
 // Label grammar and policy checks: every label item becomes rules or a stated rejection.
 #include "dockgate/policy/labels.hpp"
+
 #include "dockgate/model/text.hpp"
 
 #include <algorithm>
@@ -338,7 +339,8 @@ class evaluator {
                 // port's route rule is what lets it in, so that port is checked as well.
                 const port_spec target{{b.container_port, b.container_port}, *proto};
                 if (const auto refusal = port_refusal(target)) {
-                    reject("publish", spec.to_string(), "container port " + target.to_string() + " " + *refusal);
+                    reject("publish", spec.to_string(),
+                           "container port " + target.to_string() + " " + *refusal);
                     continue;
                 }
                 for (const auto& dst : destinations) {
@@ -376,8 +378,10 @@ class evaluator {
         }
         if (text->size() > pol_.max_label_bytes) {
             reject(suffix, *text,
-                   "label of " + std::to_string(text->size()) + " bytes, over the policy's "
-                   "max_label_bytes of " + std::to_string(pol_.max_label_bytes) + "; ignored");
+                   "label of " + std::to_string(text->size()) +
+                       " bytes, over the policy's "
+                       "max_label_bytes of " +
+                       std::to_string(pol_.max_label_bytes) + "; ignored");
             return std::nullopt;
         }
         std::vector<std::string> items;

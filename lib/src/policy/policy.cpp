@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <optional>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -58,12 +58,12 @@ policy builtin_policy() {
     auto tcp = [](std::uint16_t p) { return port_spec{{p, p}, protocol::tcp}; };
     auto udp = [](std::uint16_t p) { return port_spec{{p, p}, protocol::udp}; };
     pol.services = {
-        {"http", {tcp(80)}},          {"https", {tcp(443), udp(443)}},
-        {"ssh", {tcp(22)}},           {"dns", {tcp(53), udp(53)}},
-        {"smtp", {tcp(25)}},          {"submission", {tcp(587)}},
-        {"imaps", {tcp(993)}},        {"postgresql", {tcp(5432)}},
-        {"mysql", {tcp(3306)}},       {"redis", {tcp(6379)}},
-        {"mqtt", {tcp(1883)}},        {"ntp", {udp(123)}},
+        {"http", {tcp(80)}},    {"https", {tcp(443), udp(443)}},
+        {"ssh", {tcp(22)}},     {"dns", {tcp(53), udp(53)}},
+        {"smtp", {tcp(25)}},    {"submission", {tcp(587)}},
+        {"imaps", {tcp(993)}},  {"postgresql", {tcp(5432)}},
+        {"mysql", {tcp(3306)}}, {"redis", {tcp(6379)}},
+        {"mqtt", {tcp(1883)}},  {"ntp", {udp(123)}},
     };
     // 2000::/3 is all of global unicast: link-local, unique-local and multicast never qualify.
     pol.prefixes = {*parse_prefix("2000::/3")};
@@ -87,20 +87,22 @@ using json = nlohmann::json;
 struct invalid_policy {
     std::string key; ///< the offending key (or value), used to find its line
     std::string reason;
-    std::vector<std::string> path = {}; ///< enclosing keys ("profiles", name), searched in order first
+    std::vector<std::string> path =
+        {}; ///< enclosing keys ("profiles", name), searched in order first
 };
 
 int line_of_offset(std::string_view text, std::size_t offset) {
     offset = std::min(offset, text.size());
-    return 1 + static_cast<int>(std::count(text.begin(),
-                                           text.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
+    return 1 + static_cast<int>(std::count(
+                   text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
 }
 
 /// Line of the `use`-th occurrence of "key" followed by a colon (a key, not a value).
 int line_of_key_use(std::string_view text, const std::string& key, int use) {
     const std::string quoted = "\"" + key + "\"";
     std::size_t at = 0;
-    for (int seen = 0; (at = text.find(quoted, at)) != std::string_view::npos; at += quoted.size()) {
+    for (int seen = 0; (at = text.find(quoted, at)) != std::string_view::npos;
+         at += quoted.size()) {
         const auto next = text.find_first_not_of(" \t\r\n", at + quoted.size());
         if (next != std::string_view::npos && text[next] == ':' && ++seen == use) {
             return line_of_offset(text, at);
@@ -109,7 +111,8 @@ int line_of_key_use(std::string_view text, const std::string& key, int use) {
     return 0;
 }
 
-int line_of_key(std::string_view text, const std::string& key, const std::vector<std::string>& path) {
+int line_of_key(std::string_view text, const std::string& key,
+                const std::vector<std::string>& path) {
     if (key.empty()) {
         return 0;
     }
@@ -194,31 +197,32 @@ bool boolean(const json& value, const std::string& key) {
 }
 
 bool valid_name(const std::string& name) {
-    return !name.empty() && name.size() <= 64 &&
-           std::all_of(name.begin(), name.end(), [](char c) {
-               return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-           });
+    return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    });
 }
 
 profile parse_profile(const std::string& name, const json& value) {
     require(value, json::value_t::object, name, "an object");
     profile prof;
-    for (const auto& [key, item] : value.items()) try {
-        if (key == "ports") {
-            prof.ports = port_list(item, key);
-        } else if (key == "from") {
-            prof.sources = prefix_list(item, key);
-        } else if (key == "limit") {
-            prof.limit = boolean(item, key);
-        } else if (key == "log") {
-            prof.log = boolean(item, key);
-        } else {
-            throw invalid_policy{key, "unknown key \"" + key + "\" in profile \"" + name + "\""};
+    for (const auto& [key, item] : value.items())
+        try {
+            if (key == "ports") {
+                prof.ports = port_list(item, key);
+            } else if (key == "from") {
+                prof.sources = prefix_list(item, key);
+            } else if (key == "limit") {
+                prof.limit = boolean(item, key);
+            } else if (key == "log") {
+                prof.log = boolean(item, key);
+            } else {
+                throw invalid_policy{key,
+                                     "unknown key \"" + key + "\" in profile \"" + name + "\""};
+            }
+        } catch (invalid_policy& e) {
+            e.path.insert(e.path.begin(), name);
+            throw;
         }
-    } catch (invalid_policy& e) {
-        e.path.insert(e.path.begin(), name);
-        throw;
-    }
     if (prof.ports.empty()) {
         throw invalid_policy{name, "profile \"" + name + "\" opens no ports"};
     }
@@ -227,7 +231,8 @@ profile parse_profile(const std::string& name, const json& value) {
 
 void apply_key(policy& pol, const std::string& key, const json& value) {
     if (key == "label_prefix") {
-        const auto prefix = require(value, json::value_t::string, key, "a string").get<std::string>();
+        const auto prefix =
+            require(value, json::value_t::string, key, "a string").get<std::string>();
         if (prefix.empty() || prefix.size() > 32 || prefix.find('=') != std::string::npos) {
             throw invalid_policy{key, "\"label_prefix\" must be 1-32 characters without '='"};
         }
@@ -359,8 +364,8 @@ std::optional<policy> parse_policy(std::string_view raw_text, const std::string&
         }
         for (const auto& [name, body] : pol.profiles) {
             if (pol.services.contains(name)) {
-                throw invalid_policy{name, "\"" + name + "\" is both a service and a profile",
-                                     {"profiles"}};
+                throw invalid_policy{
+                    name, "\"" + name + "\" is both a service and a profile", {"profiles"}};
             }
         }
         return pol;

@@ -2,10 +2,12 @@
 #include "dockgate/privsep/executor.hpp"
 
 #include "dockgate/model/error.hpp"
-#include "dockgate/privsep/executor_protocol.hpp"
 #include "dockgate/policy/rule_guard.hpp"
+#include "dockgate/privsep/executor_protocol.hpp"
 #include "dockgate/ufw/rules_file.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -14,9 +16,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <algorithm>
-#include <array>
 #include <vector>
 
 namespace dockgate {
@@ -119,7 +118,8 @@ void send_rules(int fd, firewall& fw) {
 }
 
 std::string refusal(std::string_view reason) {
-    return "error " + std::to_string(static_cast<int>(errc::executor_refused)) + " error 0 " + std::string(reason);
+    return "error " + std::to_string(static_cast<int>(errc::executor_refused)) + " error 0 " +
+           std::string(reason);
 }
 
 /// Reads the `count` operations that follow "batch N", validating each like a single request.
@@ -131,7 +131,8 @@ std::optional<std::vector<rule_op>> read_batch(int fd, std::size_t count, spdlog
     using clock = std::chrono::steady_clock;
     const auto deadline = clock::now() + batch_arrival;
     auto wait_readable = [&] {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
         pollfd readable{fd, POLLIN, 0};
         return left.count() > 0 && ::poll(&readable, 1, static_cast<int>(left.count())) == 1;
     };
@@ -153,14 +154,17 @@ std::optional<std::vector<rule_op>> read_batch(int fd, std::size_t count, spdlog
         }
         const auto size = static_cast<std::size_t>(n);
         bytes += size;
-        const auto parsed = parse_request(std::string_view(buffer.data(), std::min(size, buffer.size())));
+        const auto parsed =
+            parse_request(std::string_view(buffer.data(), std::min(size, buffer.size())));
         if (size > max_request_bytes || bytes > max_batch_bytes || !parsed.request ||
-            (parsed.request->kind != request_kind::add && parsed.request->kind != request_kind::remove)) {
+            (parsed.request->kind != request_kind::add &&
+             parsed.request->kind != request_kind::remove)) {
             reason = "batch operation " + std::to_string(i + 1) + ": " +
-                     (size > max_request_bytes   ? std::string("request too long")
-                      : bytes > max_batch_bytes ? "batch longer than " + std::to_string(max_batch_bytes) + " bytes"
-                      : parsed.request          ? std::string("only add and delete may be batched")
-                                                : parsed.reason);
+                     (size > max_request_bytes ? std::string("request too long")
+                      : bytes > max_batch_bytes
+                          ? "batch longer than " + std::to_string(max_batch_bytes) + " bytes"
+                      : parsed.request ? std::string("only add and delete may be batched")
+                                       : parsed.reason);
             log.warn("executor: refused a batch of {}: {}", count, reason);
             // Drain the rest (within the same deadline) so that the next request starts on a
             // message boundary.
@@ -195,8 +199,8 @@ void log_refused_add(spdlog::logger& log, const owned_rule& target, const std::s
 
 /// Applies a batch whose members the policy and the caps allow; the others are answered with
 /// a refusal in their place, so that the answers stay one per operation, in order.
-void serve_batch(int fd, firewall& fw, const std::vector<rule_op>& ops, const executor_policy& guard,
-                 spdlog::logger& log, std::chrono::seconds watchdog) {
+void serve_batch(int fd, firewall& fw, const std::vector<rule_op>& ops,
+                 const executor_policy& guard, spdlog::logger& log, std::chrono::seconds watchdog) {
     std::string budget_problem;
     auto budget = current_budget(fw, budget_problem);
     std::vector<std::optional<std::string>> refusals(ops.size());
@@ -271,12 +275,17 @@ bool serve_request(int fd, firewall& fw, const executor_policy& guard, spdlog::l
     // process; the supervisor starts a fresh executor and the watcher retries.
     ::alarm(static_cast<unsigned>(deadlines.watchdog.count()));
     switch (parsed.request->kind) {
-    case request_kind::probe: send_message(fd, format_probe_response(fw.probe())); break;
-    case request_kind::list: send_rules(fd, fw); break;
+    case request_kind::probe:
+        send_message(fd, format_probe_response(fw.probe()));
+        break;
+    case request_kind::list:
+        send_rules(fd, fw);
+        break;
     case request_kind::kernel: {
         boost::system::error_code ec;
         const auto facts = fw.read_kernel(ec);
-        send_message(fd, ec ? "error " + std::to_string(ec.value()) + " error 0 cannot read the kernel's tables"
+        send_message(fd, ec ? "error " + std::to_string(ec.value()) +
+                                  " error 0 cannot read the kernel's tables"
                             : "ok kernel " + encode_kernel_facts(facts));
         break;
     }
@@ -296,8 +305,8 @@ bool serve_request(int fd, firewall& fw, const executor_policy& guard, spdlog::l
             send_message(fd, refusal("cannot read the kernel's tables"));
             break;
         }
-        const auto decided = decide_host_rules(guard.current->egress,
-                                               guard.current->docker_user_guard, kernel);
+        const auto decided =
+            decide_host_rules(guard.current->egress, guard.current->docker_user_guard, kernel);
         if (!(decided == parsed.request->host_rules)) {
             log.warn("executor: host rules asked for (bridge {} egress {} guard {}) differ from "
                      "what the policy and the kernel call for; writing the latter",
@@ -311,7 +320,8 @@ bool serve_request(int fd, firewall& fw, const executor_policy& guard, spdlog::l
         const auto& target = *parsed.request->target;
         std::string reason;
         auto budget = current_budget(fw, reason);
-        if (auto why = budget ? guard.refuse(target, *budget) : std::optional<std::string>(reason)) {
+        if (auto why =
+                budget ? guard.refuse(target, *budget) : std::optional<std::string>(reason)) {
             log_refused_add(log, target, *why);
             send_message(fd, refusal(*why));
             break;
@@ -328,7 +338,8 @@ bool serve_request(int fd, firewall& fw, const executor_policy& guard, spdlog::l
     case request_kind::batch: {
         std::string reason;
         ::alarm(0); // read_batch has its own, shorter deadline
-        const auto ops = read_batch(fd, parsed.request->batch_size, log, deadlines.batch_arrival, reason);
+        const auto ops =
+            read_batch(fd, parsed.request->batch_size, log, deadlines.batch_arrival, reason);
         ::alarm(static_cast<unsigned>(deadlines.watchdog.count()));
         if (!ops) {
             for (std::size_t i = 0; i < parsed.request->batch_size; ++i) {
@@ -398,11 +409,13 @@ void serve_executor(int listen_fd, firewall& fw, uid_t allowed_uid, spdlog::logg
                 fds[i].fd = -1;
             }
         }
-        fds.erase(std::remove_if(fds.begin() + first_client, fds.end(), [](const pollfd& p) { return p.fd < 0; }),
+        fds.erase(std::remove_if(fds.begin() + first_client, fds.end(),
+                                 [](const pollfd& p) { return p.fd < 0; }),
                   fds.end());
         if ((fds[0].revents & POLLIN) != 0) {
             const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-            if (fd >= 0 && (fds.size() - first_client >= max_clients || !peer_allowed(fd, allowed_uid, log))) {
+            if (fd >= 0 &&
+                (fds.size() - first_client >= max_clients || !peer_allowed(fd, allowed_uid, log))) {
                 ::close(fd);
             } else if (fd >= 0) {
                 fds.push_back({fd, POLLIN, 0});
@@ -411,7 +424,9 @@ void serve_executor(int listen_fd, firewall& fw, uid_t allowed_uid, spdlog::logg
     }
 }
 
-remote_firewall::~remote_firewall() { disconnect(); }
+remote_firewall::~remote_firewall() {
+    disconnect();
+}
 
 void remote_firewall::disconnect() {
     if (fd_ >= 0) {
@@ -534,12 +549,14 @@ apply_result remote_firewall::apply_host_rules(const host_rules_request& request
     if (auto parsed = parse_apply_response(replies.back())) {
         return *parsed;
     }
-    return {{ufw_outcome::error, "unreadable answer from the executor"}, errc::executor_unavailable, {}};
+    return {{ufw_outcome::error, "unreadable answer from the executor"},
+            errc::executor_unavailable,
+            {}};
 }
 
 apply_result remote_firewall::apply(const rule_op& op) {
-    const executor_request request{op.kind == op_kind::add ? request_kind::add : request_kind::remove,
-                                   op.target};
+    const executor_request request{
+        op.kind == op_kind::add ? request_kind::add : request_kind::remove, op.target};
     std::vector<std::string> replies;
     apply_result result;
     if (const auto ec = exchange(format_request(request), replies)) {
@@ -570,8 +587,10 @@ void remote_firewall::apply_batch(const std::vector<rule_op>& ops, const batch_p
             sent = sent && send_message(fd_, "batch " + std::to_string(count));
             for (std::size_t i = 0; sent && i < count; ++i) {
                 const auto& op = ops[next + i];
-                sent = send_message(fd_, format_request({op.kind == op_kind::add ? request_kind::add : request_kind::remove,
-                                                         op.target}));
+                sent = send_message(fd_,
+                                    format_request({op.kind == op_kind::add ? request_kind::add
+                                                                            : request_kind::remove,
+                                                    op.target}));
             }
             std::string buffer(max_reply_bytes, '\0');
             while (sent && answered < count) {
@@ -579,8 +598,10 @@ void remote_firewall::apply_batch(const std::vector<rule_op>& ops, const batch_p
                 if (n <= 0) {
                     break; // EOF (executor died) or SO_RCVTIMEO passed (executor hung)
                 }
-                auto parsed = parse_apply_response(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
-                const auto result = parsed ? *parsed : unavailable("unreadable answer from the executor");
+                auto parsed = parse_apply_response(
+                    std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+                const auto result =
+                    parsed ? *parsed : unavailable("unreadable answer from the executor");
                 if (!progress(next + answered++, result)) {
                     disconnect(); // the executor stops when its next answer cannot be sent
                     return;

@@ -34,36 +34,48 @@ bool request_charset(std::string_view text) {
     });
 }
 
-request_parse refuse(std::string reason) { return {std::nullopt, std::move(reason)}; }
+request_parse refuse(std::string reason) {
+    return {std::nullopt, std::move(reason)};
+}
 
 } // namespace
 
 const char* to_string(write_path path) {
     switch (path) {
-    case write_path::per_rule: return "per-rule";
-    case write_path::verifying: return "verifying";
-    case write_path::batched: return "batched";
+    case write_path::per_rule:
+        return "per-rule";
+    case write_path::verifying:
+        return "verifying";
+    case write_path::batched:
+        return "batched";
     }
     return "per-rule";
 }
 
 const char* outcome_token(ufw_outcome outcome) {
     switch (outcome) {
-    case ufw_outcome::added: return "added";
-    case ufw_outcome::updated: return "updated";
-    case ufw_outcome::recorded: return "recorded";
-    case ufw_outcome::already_present: return "already_present";
-    case ufw_outcome::deleted: return "deleted";
-    case ufw_outcome::not_found: return "not_found";
-    case ufw_outcome::error: return "error";
+    case ufw_outcome::added:
+        return "added";
+    case ufw_outcome::updated:
+        return "updated";
+    case ufw_outcome::recorded:
+        return "recorded";
+    case ufw_outcome::already_present:
+        return "already_present";
+    case ufw_outcome::deleted:
+        return "deleted";
+    case ufw_outcome::not_found:
+        return "not_found";
+    case ufw_outcome::error:
+        return "error";
     }
     return "error";
 }
 
 std::optional<ufw_outcome> parse_outcome_token(std::string_view token) {
-    static constexpr std::array all{ufw_outcome::added,   ufw_outcome::updated,
+    static constexpr std::array all{ufw_outcome::added,    ufw_outcome::updated,
                                     ufw_outcome::recorded, ufw_outcome::already_present,
-                                    ufw_outcome::deleted, ufw_outcome::not_found,
+                                    ufw_outcome::deleted,  ufw_outcome::not_found,
                                     ufw_outcome::error};
     for (const auto outcome : all) {
         if (token == outcome_token(outcome)) {
@@ -75,15 +87,20 @@ std::optional<ufw_outcome> parse_outcome_token(std::string_view token) {
 
 std::string format_request(const executor_request& request) {
     switch (request.kind) {
-    case request_kind::list: return "list";
-    case request_kind::probe: return "probe";
-    case request_kind::batch: return "batch " + std::to_string(request.batch_size);
-    case request_kind::kernel: return "kernel";
+    case request_kind::list:
+        return "list";
+    case request_kind::probe:
+        return "probe";
+    case request_kind::batch:
+        return "batch " + std::to_string(request.batch_size);
+    case request_kind::kernel:
+        return "kernel";
     case request_kind::host_rules:
         return std::string("hostrules ") + (request.host_rules.bridge_rules ? "1 " : "0 ") +
                (request.host_rules.egress ? "1 " : "0 ") + (request.host_rules.guard ? "1" : "0");
     case request_kind::add:
-    case request_kind::remove: break;
+    case request_kind::remove:
+        break;
     }
     const auto& r = request.target->what;
     return std::string(request.kind == request_kind::add ? "add" : "delete") + " " +
@@ -112,9 +129,9 @@ request_parse parse_request(std::string_view message) {
     if (message.starts_with("hostrules ")) {
         const auto f = split_spaces(message, 4);
         auto flag = [](std::string_view v) { return v == "1"; };
-        const bool valid = f.size() == 4 && std::all_of(f.begin() + 1, f.end(), [](std::string_view v) {
-                               return v == "0" || v == "1";
-                           });
+        const bool valid =
+            f.size() == 4 && std::all_of(f.begin() + 1, f.end(),
+                                         [](std::string_view v) { return v == "0" || v == "1"; });
         if (!valid) {
             return refuse("hostrules takes three flags, each 0 or 1");
         }
@@ -126,9 +143,10 @@ request_parse parse_request(std::string_view message) {
         const auto count = message.substr(6);
         std::size_t n = 0;
         const auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), n);
-        if (ec != std::errc{} || end != count.data() + count.size() || n == 0 || n > max_batch_ops ||
-            count != std::to_string(n)) {
-            return refuse("batch size must be 1-" + std::to_string(max_batch_ops) + " without leading zeros");
+        if (ec != std::errc{} || end != count.data() + count.size() || n == 0 ||
+            n > max_batch_ops || count != std::to_string(n)) {
+            return refuse("batch size must be 1-" + std::to_string(max_batch_ops) +
+                          " without leading zeros");
         }
         return {executor_request{request_kind::batch, std::nullopt, n}, {}};
     }
@@ -184,9 +202,10 @@ request_parse parse_request(std::string_view message) {
     if (r.kind == rule_kind::input && !dst->is_any()) {
         return refuse("a published-port rule's destination must be ::/0");
     }
-    if (r.kind == rule_kind::route &&
-        (scope_of(*dst) == address_scope::link_local || scope_of(*dst) == address_scope::multicast ||
-         scope_of(*dst) == address_scope::unspecified || scope_of(*dst) == address_scope::loopback)) {
+    if (r.kind == rule_kind::route && (scope_of(*dst) == address_scope::link_local ||
+                                       scope_of(*dst) == address_scope::multicast ||
+                                       scope_of(*dst) == address_scope::unspecified ||
+                                       scope_of(*dst) == address_scope::loopback)) {
         return refuse("destination address scope not allowed");
     }
     r.destination = *dst;
@@ -251,7 +270,8 @@ std::optional<apply_result> parse_apply_response(std::string_view message) {
 
 std::string format_probe_response(const firewall_state& state) {
     return std::string("ok probe ") + (state.ufw_found ? "1 " : "0 ") +
-           (state.ipv6_enabled ? "1 " : "0 ") + (state.active ? "1 " : "0 ") + to_string(state.path);
+           (state.ipv6_enabled ? "1 " : "0 ") + (state.active ? "1 " : "0 ") +
+           to_string(state.path);
 }
 
 std::optional<firewall_state> parse_probe_response(std::string_view message) {

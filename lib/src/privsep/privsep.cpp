@@ -1,8 +1,10 @@
 // Capability and identity changes for the executor/watcher split, with raw syscalls (no libcap).
 #include "dockgate/privsep/privsep.hpp"
 
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
@@ -12,9 +14,6 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <array>
-#include <filesystem>
 
 namespace dockgate {
 namespace {
@@ -99,8 +98,8 @@ bool has_firewall_capabilities(std::string* why) {
         return fail(why, "capget");
     }
     std::string missing;
-    for (const auto& [cap, name] : {std::pair{CAP_NET_ADMIN, "CAP_NET_ADMIN"},
-                                    std::pair{CAP_NET_RAW, "CAP_NET_RAW"}}) {
+    for (const auto& [cap, name] :
+         {std::pair{CAP_NET_ADMIN, "CAP_NET_ADMIN"}, std::pair{CAP_NET_RAW, "CAP_NET_RAW"}}) {
         if ((data[0].permitted & (1U << static_cast<unsigned>(cap))) == 0 ||
             ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) {
             missing += missing.empty() ? name : std::string(" ") + name;

@@ -1,6 +1,7 @@
 // posix_spawn-based process runner with a deadline and bounded output capture.
 #include "dockgate/privsep/process.hpp"
 
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -9,8 +10,6 @@
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <array>
 
 namespace dockgate {
 namespace {
@@ -56,8 +55,8 @@ std::vector<char*> c_strings(const std::vector<std::string>& items) {
 } // namespace
 
 process_result run_process(const std::vector<std::string>& argv,
-                           const std::vector<std::string>& env,
-                           std::chrono::milliseconds deadline, std::size_t max_output) {
+                           const std::vector<std::string>& env, std::chrono::milliseconds deadline,
+                           std::size_t max_output) {
     process_result result;
     if (argv.empty()) {
         result.spawn_error = "empty argv";
@@ -126,8 +125,8 @@ process_result run_process(const std::vector<std::string>& argv,
                 continue;
             }
             auto& sink = *sinks[i];
-            sink.append(chunk.data(),
-                        std::min(static_cast<std::size_t>(n), max_output - std::min(max_output, sink.size())));
+            sink.append(chunk.data(), std::min(static_cast<std::size_t>(n),
+                                               max_output - std::min(max_output, sink.size())));
         }
     }
     if (result.timed_out) {

@@ -41,8 +41,13 @@ void assess_routes(const container_info& info, const evaluation& result,
             out.changes.push_back({assessment_change::kind::dead, info.id, info.name, r.describe(),
                                    state, verdict.why, verdict.fix});
         } else if (before != reported.end() && before->second == "dead") {
-            out.changes.push_back(
-                {assessment_change::kind::now_opens, info.id, info.name, r.describe(), state, {}, {}});
+            out.changes.push_back({assessment_change::kind::now_opens,
+                                   info.id,
+                                   info.name,
+                                   r.describe(),
+                                   state,
+                                   {},
+                                   {}});
         }
     }
 }
@@ -70,8 +75,8 @@ void assess_published(const container_info& info, const evaluation& result,
             continue;
         }
         ++out.published_open_past_ufw;
-        const auto port = std::to_string(b.host_port) + "->" + std::to_string(b.container_port) +
-                          "/" + b.proto;
+        const auto port =
+            std::to_string(b.host_port) + "->" + std::to_string(b.container_port) + "/" + b.proto;
         rows.push_back({"published port " + port, "open past ufw", bypass->why, bypass->fix});
         const auto key = info.id + " publish " + port;
         out.states[key] = "bypass";

@@ -146,7 +146,8 @@ asio::awaitable<void> controller::refresh_changed_containers() {
         error_code ec;
         const auto reply = co_await watch_.inspect(*next, ec);
         if (ec) {
-            cache_.requeue(std::vector<std::string>(next, round.end())); // the resync's snapshot supersedes them
+            cache_.requeue(std::vector<std::string>(
+                next, round.end())); // the resync's snapshot supersedes them
             co_return;
         }
         const auto effect = cache_.finish_inspect(*next, reply);
@@ -237,7 +238,8 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
         co_return;
     }
     if (foreign_seen_) {
-        log_vanished(*log_, vanished_rules(*foreign_seen_, actual), settings_.max_rejections_logged);
+        log_vanished(*log_, vanished_rules(*foreign_seen_, actual),
+                     settings_.max_rejections_logged);
     }
     foreign_seen_ = foreign_rules(actual);
     const auto todo = make_plan(desired, actual);
@@ -286,7 +288,8 @@ void controller::finish_round(const plan& todo, const std::vector<apply_result>&
     }
     if (setup_.known()) {
         assessed_ = assess_containers(
-            cache_.containers(), [this](const auto& info) -> const evaluation& { return evaluation_of(info); },
+            cache_.containers(),
+            [this](const auto& info) -> const evaluation& { return evaluation_of(info); },
             setup_.posture(), setup_.kernel(), assessed_.states);
         setup_.log_changes(assessed_);
     }

@@ -24,8 +24,9 @@ nlohmann::json container_json(const container_view& c) {
     for (const auto& r : c.rejected) {
         rejected.push_back({{"label", r.label}, {"value", r.value}, {"reason", r.reason}});
     }
-    json entry{{"id", c.short_id},       {"name", c.name},         {"rules", c.rules},
-               {"rule_states", states}, {"rejected", rejected}, {"rejected_total", c.rejected_total}};
+    json entry{{"id", c.short_id},     {"name", c.name},
+               {"rules", c.rules},     {"rule_states", states},
+               {"rejected", rejected}, {"rejected_total", c.rejected_total}};
     if (c.why_no_rules) {
         entry["why_no_rules"] = *c.why_no_rules;
     }

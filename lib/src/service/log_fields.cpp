@@ -2,6 +2,7 @@
 #include "dockgate/service/log_fields.hpp"
 
 #include <systemd/sd-journal.h>
+
 #include <sys/uio.h>
 
 namespace dockgate {
@@ -15,20 +16,30 @@ log_scope::log_scope(std::vector<log_field> fields) : count_(fields.size()) {
     }
 }
 
-log_scope::~log_scope() { scoped_fields.resize(scoped_fields.size() - count_); }
+log_scope::~log_scope() {
+    scoped_fields.resize(scoped_fields.size() - count_);
+}
 
-const std::vector<log_field>& log_scope::current() { return scoped_fields; }
+const std::vector<log_field>& log_scope::current() {
+    return scoped_fields;
+}
 
 int journal_priority(spdlog::level::level_enum level) {
     switch (level) {
     case spdlog::level::trace:
-    case spdlog::level::debug: return 7;
-    case spdlog::level::info: return 6;
-    case spdlog::level::warn: return 4;
-    case spdlog::level::err: return 3;
-    case spdlog::level::critical: return 2;
+    case spdlog::level::debug:
+        return 7;
+    case spdlog::level::info:
+        return 6;
+    case spdlog::level::warn:
+        return 4;
+    case spdlog::level::err:
+        return 3;
+    case spdlog::level::critical:
+        return 2;
     case spdlog::level::off:
-    case spdlog::level::n_levels: break;
+    case spdlog::level::n_levels:
+        break;
     }
     return 6;
 }

@@ -40,7 +40,8 @@ bool same_comment(const rules_block& block, std::string_view comment) {
 /// A valid dockgate tag on a rule of a shape dockgate writes (as parse_rules_file decides).
 bool owned_by_dockgate(const rules_block& block) {
     const auto comment = decode_hex_comment(block.comment_hex);
-    return comment && owner_tag::parse(*comment).has_value() && parse_tuple(block.tuple).has_value();
+    return comment && owner_tag::parse(*comment).has_value() &&
+           parse_tuple(block.tuple).has_value();
 }
 
 /// Header or footer without the rate-limit chains a dry run never writes.

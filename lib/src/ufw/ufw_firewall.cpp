@@ -3,7 +3,6 @@
 
 #include "dockgate/model/error.hpp"
 #include "dockgate/privsep/process.hpp"
-#include "ufw_files.hpp"
 
 #include <spdlog/logger.h>
 
@@ -11,6 +10,8 @@
 #include <sstream>
 #include <thread>
 #include <unistd.h>
+
+#include "ufw_files.hpp"
 
 namespace dockgate {
 namespace {
@@ -40,11 +41,15 @@ bool outcome_confirms(op_kind kind, ufw_outcome outcome) {
     switch (outcome) {
     case ufw_outcome::added:
     case ufw_outcome::updated:
-    case ufw_outcome::already_present: return kind == op_kind::add;
+    case ufw_outcome::already_present:
+        return kind == op_kind::add;
     case ufw_outcome::deleted:
-    case ufw_outcome::not_found: return kind == op_kind::remove;
-    case ufw_outcome::recorded: return true;
-    case ufw_outcome::error: return false;
+    case ufw_outcome::not_found:
+        return kind == op_kind::remove;
+    case ufw_outcome::recorded:
+        return true;
+    case ufw_outcome::error:
+        return false;
     }
     return false;
 }
@@ -123,7 +128,8 @@ match_check check_no_takeover(const ufw_settings& settings, const owned_rule& ta
         check.refusal = apply_result{{ufw_outcome::error, std::move(detail)}, code, {}};
         return check;
     };
-    const auto path = settings.config_dir + (target.what.destination.v6 ? "/user6.rules" : "/user.rules");
+    const auto path =
+        settings.config_dir + (target.what.destination.v6 ? "/user6.rules" : "/user.rules");
     std::optional<std::string> text;
     {
         const ufw_lock lock(settings.lock_file, settings.timeout);
@@ -183,8 +189,8 @@ apply_result ufw_firewall::apply(const rule_op& op) {
         return result;
     }
     if (run.timed_out) {
-        result.verdict = {ufw_outcome::error, "killed after " +
-                                                  std::to_string(settings_.timeout.count()) + " ms"};
+        result.verdict = {ufw_outcome::error,
+                          "killed after " + std::to_string(settings_.timeout.count()) + " ms"};
         result.ec = errc::ufw_timeout;
         return result;
     }
@@ -196,7 +202,8 @@ apply_result ufw_firewall::apply(const rule_op& op) {
                               op.target.what.tuple()};
         result.ec = errc::ufw_unexpected_output;
         if (log_) {
-            log_->error("adding {} for {}: {}", op.target.what.describe(), comment, result.verdict.detail);
+            log_->error("adding {} for {}: {}", op.target.what.describe(), comment,
+                        result.verdict.detail);
         }
         return result;
     }

@@ -1,6 +1,6 @@
 // dockgate's host rules in ufw's after6.rules and the kernel, and the kernel's view of Docker.
-#include "dockgate/ufw/ufw_firewall.hpp"
 #include "dockgate/privsep/process.hpp"
+#include "dockgate/ufw/ufw_firewall.hpp"
 
 #include <mutex>
 #include <unistd.h>

@@ -8,13 +8,20 @@ namespace dockgate {
 
 const char* to_string(ufw_outcome outcome) {
     switch (outcome) {
-    case ufw_outcome::added: return "added";
-    case ufw_outcome::updated: return "updated";
-    case ufw_outcome::recorded: return "recorded (ufw inactive)";
-    case ufw_outcome::already_present: return "already present";
-    case ufw_outcome::deleted: return "deleted";
-    case ufw_outcome::not_found: return "not found";
-    case ufw_outcome::error: return "error";
+    case ufw_outcome::added:
+        return "added";
+    case ufw_outcome::updated:
+        return "updated";
+    case ufw_outcome::recorded:
+        return "recorded (ufw inactive)";
+    case ufw_outcome::already_present:
+        return "already present";
+    case ufw_outcome::deleted:
+        return "deleted";
+    case ufw_outcome::not_found:
+        return "not found";
+    case ufw_outcome::error:
+        return "error";
     }
     return "error";
 }
@@ -27,7 +34,8 @@ std::string first_line_with(std::string_view text, std::string_view needle) {
         return {};
     }
     const auto end = text.find('\n', at);
-    return std::string(text.substr(at, end == std::string_view::npos ? text.size() - at : end - at));
+    return std::string(
+        text.substr(at, end == std::string_view::npos ? text.size() - at : end - at));
 }
 
 std::string bounded(std::string_view text) {
@@ -47,8 +55,8 @@ ufw_verdict classify_ufw_output(int exit_code, std::string_view out, std::string
         return {ufw_outcome::error, error_line};
     }
     if (exit_code != 0) {
-        return {ufw_outcome::error, "exit code " + std::to_string(exit_code) + ": " +
-                                        bounded(err.empty() ? out : err)};
+        return {ufw_outcome::error,
+                "exit code " + std::to_string(exit_code) + ": " + bounded(err.empty() ? out : err)};
     }
     // A normalisation warning means ufw stored something other than what was asked:
     // dockgate only sends canonical values, so this is a bug worth failing loudly on.

@@ -2,12 +2,12 @@
 #include "dockgate/docker/connection_fsm.hpp"
 #include "dockgate/model/error.hpp"
 
-#include "test_support.hpp"
-
 #include <gtest/gtest.h>
 
 #include <array>
 #include <vector>
+
+#include "test_support.hpp"
 
 namespace dockgate {
 namespace {
@@ -21,13 +21,20 @@ const boost::system::error_code stream_ended = errc::events_stream_ended;
 
 constexpr backoff_settings backoff{200ms, 30000ms};
 
-constexpr std::array all_inputs{conn_input::start,         conn_input::ping_ok,          conn_input::ping_failed,
-                                conn_input::subscribed,    conn_input::subscribe_failed, conn_input::snapshot_ok,
-                                conn_input::snapshot_failed, conn_input::stream_lost,    conn_input::backoff_elapsed,
+constexpr std::array all_inputs{conn_input::start,
+                                conn_input::ping_ok,
+                                conn_input::ping_failed,
+                                conn_input::subscribed,
+                                conn_input::subscribe_failed,
+                                conn_input::snapshot_ok,
+                                conn_input::snapshot_failed,
+                                conn_input::stream_lost,
+                                conn_input::backoff_elapsed,
                                 conn_input::stop};
 
-constexpr std::array all_states{conn_state::idle,         conn_state::pinging,   conn_state::subscribing,
-                                conn_state::snapshotting, conn_state::streaming, conn_state::backing_off,
+constexpr std::array all_states{conn_state::idle,        conn_state::pinging,
+                                conn_state::subscribing, conn_state::snapshotting,
+                                conn_state::streaming,   conn_state::backing_off,
                                 conn_state::stopped};
 
 class connection_fsm_test : public ::testing::Test {
@@ -61,8 +68,11 @@ class connection_fsm_test : public ::testing::Test {
     /// Drives a fresh machine into `state`.
     void drive_to(conn_state state) {
         switch (state) {
-        case conn_state::idle: return;
-        case conn_state::pinging: fsm_.on(conn_input::start); return;
+        case conn_state::idle:
+            return;
+        case conn_state::pinging:
+            fsm_.on(conn_input::start);
+            return;
         case conn_state::subscribing:
             drive_to(conn_state::pinging);
             fsm_.on(conn_input::ping_ok);
@@ -79,7 +89,9 @@ class connection_fsm_test : public ::testing::Test {
             drive_to(conn_state::pinging);
             fsm_.on(conn_input::ping_failed, unreachable);
             return;
-        case conn_state::stopped: fsm_.on(conn_input::stop); return;
+        case conn_state::stopped:
+            fsm_.on(conn_input::stop);
+            return;
         }
     }
 };
@@ -94,7 +106,8 @@ TEST_F(connection_fsm_test, ping_subscribe_snapshot_stream) {
     expect(conn_input::start, conn_action_kind::ping, conn_state::pinging);
     expect(conn_input::ping_ok, conn_action_kind::subscribe, conn_state::subscribing);
     expect(conn_input::subscribed, conn_action_kind::snapshot, conn_state::snapshotting);
-    const auto streaming = expect(conn_input::snapshot_ok, conn_action_kind::stream, conn_state::streaming);
+    const auto streaming =
+        expect(conn_input::snapshot_ok, conn_action_kind::stream, conn_state::streaming);
     EXPECT_FALSE(streaming.report_recovery) << "nothing failed, nothing recovered";
     EXPECT_FALSE(streaming.report_failure);
     EXPECT_EQ(fsm_.connections(), 1UL);
@@ -140,13 +153,14 @@ std::vector<ms> waits(double jitter, int count, backoff_settings settings = back
 
 TEST(connection_fsm_backoff, doubles_from_initial_and_caps_at_max_lower_bound) {
     // Jitter 0 gives the lower bound: half of each step.
-    const std::vector<ms> expected{100ms,  200ms,  400ms,  800ms,   1600ms,  3200ms,
+    const std::vector<ms> expected{100ms,  200ms,   400ms,   800ms,   1600ms,  3200ms,
                                    6400ms, 12800ms, 15000ms, 15000ms, 15000ms, 15000ms};
     EXPECT_EQ(waits(0.0, 12), expected);
 }
 
 TEST(connection_fsm_backoff, jitter_in_the_middle) {
-    const std::vector<ms> expected{150ms, 300ms, 600ms, 1200ms, 2400ms, 4800ms, 9600ms, 19200ms, 22500ms};
+    const std::vector<ms> expected{150ms,  300ms,  600ms,   1200ms, 2400ms,
+                                   4800ms, 9600ms, 19200ms, 22500ms};
     EXPECT_EQ(waits(0.5, 9), expected);
 }
 
@@ -191,7 +205,8 @@ TEST_F(connection_fsm_test, repeated_identical_failure_is_reported_once) {
     EXPECT_TRUE(fsm_.on(conn_input::ping_failed, unreachable).report_failure);
     for (int i = 0; i < 5; ++i) {
         expect(conn_input::backoff_elapsed, conn_action_kind::ping, conn_state::pinging);
-        EXPECT_FALSE(fsm_.on(conn_input::ping_failed, unreachable).report_failure) << "repeat " << i;
+        EXPECT_FALSE(fsm_.on(conn_input::ping_failed, unreachable).report_failure)
+            << "repeat " << i;
     }
     EXPECT_EQ(fsm_.failures_in_a_row(), 6U);
 }
@@ -200,13 +215,16 @@ TEST_F(connection_fsm_test, a_changed_failure_is_reported_again) {
     fsm_.on(conn_input::start);
     EXPECT_TRUE(fsm_.on(conn_input::ping_failed, unreachable).report_failure);
     fsm_.on(conn_input::backoff_elapsed);
-    EXPECT_FALSE(fsm_.on(conn_input::ping_failed, unreachable).report_failure) << "same step, same error";
+    EXPECT_FALSE(fsm_.on(conn_input::ping_failed, unreachable).report_failure)
+        << "same step, same error";
     fsm_.on(conn_input::backoff_elapsed);
-    EXPECT_TRUE(fsm_.on(conn_input::ping_failed, timed_out).report_failure) << "same step, new error";
+    EXPECT_TRUE(fsm_.on(conn_input::ping_failed, timed_out).report_failure)
+        << "same step, new error";
     fsm_.on(conn_input::backoff_elapsed);
     EXPECT_FALSE(fsm_.on(conn_input::ping_failed, timed_out).report_failure);
     fsm_.on(conn_input::backoff_elapsed);
-    EXPECT_TRUE(fsm_.on(conn_input::ping_failed, unreachable).report_failure) << "back to the first error";
+    EXPECT_TRUE(fsm_.on(conn_input::ping_failed, unreachable).report_failure)
+        << "back to the first error";
 }
 
 TEST_F(connection_fsm_test, a_failure_at_another_step_is_reported_again) {
@@ -216,15 +234,18 @@ TEST_F(connection_fsm_test, a_failure_at_another_step_is_reported_again) {
     EXPECT_TRUE(fsm_.on(conn_input::subscribe_failed, timed_out).report_failure);
     fsm_.on(conn_input::backoff_elapsed);
     fsm_.on(conn_input::ping_ok);
-    EXPECT_FALSE(fsm_.on(conn_input::subscribe_failed, timed_out).report_failure) << "same step, same error";
+    EXPECT_FALSE(fsm_.on(conn_input::subscribe_failed, timed_out).report_failure)
+        << "same step, same error";
     fsm_.on(conn_input::backoff_elapsed);
-    EXPECT_TRUE(fsm_.on(conn_input::ping_failed, timed_out).report_failure) << "same error, other step";
+    EXPECT_TRUE(fsm_.on(conn_input::ping_failed, timed_out).report_failure)
+        << "same error, other step";
     fsm_.on(conn_input::backoff_elapsed);
     EXPECT_FALSE(fsm_.on(conn_input::ping_failed, timed_out).report_failure);
     fsm_.on(conn_input::backoff_elapsed);
     fsm_.on(conn_input::ping_ok);
     fsm_.on(conn_input::subscribed);
-    EXPECT_TRUE(fsm_.on(conn_input::snapshot_failed, timed_out).report_failure) << "same error, other step";
+    EXPECT_TRUE(fsm_.on(conn_input::snapshot_failed, timed_out).report_failure)
+        << "same error, other step";
     EXPECT_EQ(fsm_.failures_in_a_row(), 5U);
 }
 
@@ -303,13 +324,20 @@ bool applies(conn_state state, conn_input input) {
         return state != conn_state::stopped;
     }
     switch (state) {
-    case conn_state::idle: return input == conn_input::start;
-    case conn_state::pinging: return input == conn_input::ping_ok || input == conn_input::ping_failed;
-    case conn_state::subscribing: return input == conn_input::subscribed || input == conn_input::subscribe_failed;
-    case conn_state::snapshotting: return input == conn_input::snapshot_ok || input == conn_input::snapshot_failed;
-    case conn_state::streaming: return input == conn_input::stream_lost;
-    case conn_state::backing_off: return input == conn_input::backoff_elapsed;
-    case conn_state::stopped: return false;
+    case conn_state::idle:
+        return input == conn_input::start;
+    case conn_state::pinging:
+        return input == conn_input::ping_ok || input == conn_input::ping_failed;
+    case conn_state::subscribing:
+        return input == conn_input::subscribed || input == conn_input::subscribe_failed;
+    case conn_state::snapshotting:
+        return input == conn_input::snapshot_ok || input == conn_input::snapshot_failed;
+    case conn_state::streaming:
+        return input == conn_input::stream_lost;
+    case conn_state::backing_off:
+        return input == conn_input::backoff_elapsed;
+    case conn_state::stopped:
+        return false;
     }
     return false;
 }

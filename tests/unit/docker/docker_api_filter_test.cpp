@@ -70,8 +70,10 @@ INSTANTIATE_TEST_SUITE_P(
         request_case{"containers", "GET", "/v1.41/containers/json", client_headers},
         request_case{"containers_all", "GET", "/containers/json?all=1&size=0&filters=%7B%7D", {}},
         // What the watcher sends when the list is over its size limit (controller.cpp).
-        request_case{"containers_by_id_prefix", "GET",
-                     "/v1.41/containers/json?filters=%7B%22id%22%3A%5B%22%5Eab%22%5D%7D", {}},
+        request_case{"containers_by_id_prefix",
+                     "GET",
+                     "/v1.41/containers/json?filters=%7B%22id%22%3A%5B%22%5Eab%22%5D%7D",
+                     {}},
         request_case{"inspect", "GET", "/v1.41/containers/" + hex_id + "/json", client_headers},
         request_case{"inspect_plain", "GET", "/containers/" + id + "/json", {}},
         request_case{"inspect_size", "GET", "/containers/" + id + "/json?size=false", {}},

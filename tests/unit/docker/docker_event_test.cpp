@@ -1,11 +1,12 @@
-// Unit tests for /events decoding: real event JSON of both API generations, and hostile input that must never throw.
+// Unit tests for /events decoding: real event JSON of both API generations, and hostile input that
+// must never throw.
 #include "dockgate/docker/docker_event.hpp"
-
-#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "test_support.hpp"
 
 namespace dockgate {
 namespace {
@@ -16,7 +17,8 @@ constexpr const char* nid = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4
 /// A container start event exactly as dockerd 20.10 (API 1.41) sent it, legacy fields included.
 std::string legacy_event(const std::string& action, const std::string& extra_attributes = "") {
     return R"({"status":")" + action + R"(","id":")" + cid +
-           R"(","from":"local/bb:1","Type":"container","Action":")" + action + R"(","Actor":{"ID":")" + cid +
+           R"(","from":"local/bb:1","Type":"container","Action":")" + action +
+           R"(","Actor":{"ID":")" + cid +
            R"(","Attributes":{"com.docker.compose.project":"proj","com.docker.compose.service":"web",)" +
            R"("fw.allow":"http",)" + extra_attributes +
            R"("image":"local/bb:1","name":"web1"}},"scope":"local","time":1795973732,"timeNano":1795973732632824218})";
@@ -102,9 +104,10 @@ INSTANTIATE_TEST_SUITE_P(
     actions, docker_event_ignored,
     ::testing::Values(
         legacy_event("create"), legacy_event("kill", R"("signal":"15",)"), legacy_event("stop"),
-        legacy_event("restart"), legacy_event("pause"), legacy_event("unpause"), legacy_event("rename"),
-        legacy_event("exec_start: sh"), legacy_event("health_status: healthy"), modern_event("attach"),
-        network_event("create", ""), network_event("destroy", ""), network_event("remove", ""),
+        legacy_event("restart"), legacy_event("pause"), legacy_event("unpause"),
+        legacy_event("rename"), legacy_event("exec_start: sh"),
+        legacy_event("health_status: healthy"), modern_event("attach"), network_event("create", ""),
+        network_event("destroy", ""), network_event("remove", ""),
         R"({"Type":"image","Action":"pull","Actor":{"ID":"local/bb:1","Attributes":{"name":"local/bb"}},"time":1})",
         R"({"Type":"volume","Action":"mount","Actor":{"ID":"v1","Attributes":{"container":"x"}},"time":1})",
         R"({"Type":"daemon","Action":"reload","Actor":{"ID":"d","Attributes":{}},"time":1})"));
@@ -143,30 +146,40 @@ std::vector<malformed_case> malformed_cases() {
         {"array", "[1,2,3]", "not a JSON object"},
         {"string", "\"start\"", "not a JSON object"},
         {"null", "null", "not a JSON object"},
-        {"missing_actor", R"({"Type":"container","Action":"start","id":")" + std::string(cid) + "\"}",
+        {"missing_actor",
+         R"({"Type":"container","Action":"start","id":")" + std::string(cid) + "\"}",
          "missing Type, Action or Actor"},
-        {"actor_not_object", R"({"Type":"container","Action":"start","Actor":"x"})", "missing Type, Action or Actor"},
-        {"missing_type", replace(start, R"("Type":"container",)", ""), "missing Type, Action or Actor"},
-        {"missing_action", replace(start, R"("Action":"start",)", ""), "missing Type, Action or Actor"},
+        {"actor_not_object", R"({"Type":"container","Action":"start","Actor":"x"})",
+         "missing Type, Action or Actor"},
+        {"missing_type", replace(start, R"("Type":"container",)", ""),
+         "missing Type, Action or Actor"},
+        {"missing_action", replace(start, R"("Action":"start",)", ""),
+         "missing Type, Action or Actor"},
         {"short_id", replace(start, quoted_cid, "\"5f1c2b3a4d5e\""), "64 lowercase hex digits"},
-        {"long_id", replace(start, quoted_cid, std::string("\"") + cid + "0\""), "64 lowercase hex digits"},
+        {"long_id", replace(start, quoted_cid, std::string("\"") + cid + "0\""),
+         "64 lowercase hex digits"},
         {"missing_id", replace(start, "\"ID\":" + quoted_cid + ",", ""), "64 lowercase hex digits"},
         // The id goes into a request path: a path in disguise or uppercase is not Docker's id.
-        {"id_with_a_path", replace(start, quoted_cid, "\"../../../../images/create?fromImage=x&tag=yyyyyyyyyyyyyyyyyyyyyy\""),
+        {"id_with_a_path",
+         replace(start, quoted_cid,
+                 "\"../../../../images/create?fromImage=x&tag=yyyyyyyyyyyyyyyyyyyyyy\""),
          "64 lowercase hex digits"},
-        {"uppercase_id", replace(start, quoted_cid, "\"" + std::string(64, 'A') + "\""), "64 lowercase hex digits"},
-        {"network_event_without_container", network_event("connect", ""), "64 lowercase hex digits"},
+        {"uppercase_id", replace(start, quoted_cid, "\"" + std::string(64, 'A') + "\""),
+         "64 lowercase hex digits"},
+        {"network_event_without_container", network_event("connect", ""),
+         "64 lowercase hex digits"},
         // wrong JSON types: reported, never an exception out of the event loop
         {"type_is_a_number", replace(start, R"("Type":"container")", R"("Type":5)"), "Type"},
         {"action_is_null", replace(start, R"("Action":"start")", R"("Action":null)"), "Action"},
         {"id_is_a_number", replace(start, "\"ID\":" + quoted_cid, R"("ID":5)"), "ID"},
-        {"time_nano_is_a_string", replace(start, R"("timeNano":1795973732632824218)", R"("timeNano":"x")"),
-         "timeNano"},
-        {"time_nano_is_an_object", replace(start, R"("timeNano":1795973732632824218)", R"("timeNano":{})"),
-         "timeNano"},
+        {"time_nano_is_a_string",
+         replace(start, R"("timeNano":1795973732632824218)", R"("timeNano":"x")"), "timeNano"},
+        {"time_nano_is_an_object",
+         replace(start, R"("timeNano":1795973732632824218)", R"("timeNano":{})"), "timeNano"},
         {"name_is_a_number", replace(start, R"("name":"web1")", R"("name":5)"), "name"},
         {"network_container_is_a_list",
-         replace(network_event("connect", cid), quoted_cid, std::string("[") + quoted_cid + "]"), "container"},
+         replace(network_event("connect", cid), quoted_cid, std::string("[") + quoted_cid + "]"),
+         "container"},
     };
 }
 
@@ -174,9 +187,10 @@ INSTANTIATE_TEST_SUITE_P(lines, docker_event_malformed, ::testing::ValuesIn(malf
                          [](const auto& p) { return p.param.name; });
 
 TEST(docker_event, attributes_of_the_wrong_type_are_no_name) {
-    const auto line = replace(modern_event("start"),
-                              R"("Attributes":{"fw.allow":"http","image":"local/bb:1","name":"web1"})",
-                              R"("Attributes":"none")");
+    const auto line =
+        replace(modern_event("start"),
+                R"("Attributes":{"fw.allow":"http","image":"local/bb:1","name":"web1"})",
+                R"("Attributes":"none")");
     const auto result = decode(line);
     ASSERT_EQ(result.status, decode_status::relevant) << result.reason;
     EXPECT_EQ(result.event->container_name, "");

@@ -1,8 +1,8 @@
 // Unit tests of docker_setup on real recorded Docker replies (20.10 and 28.5, ip6tables off/on,
 // a hand-made Docker 29 nftables /info): what Docker does to IPv6, whether route rules count,
 // the host rules dockgate writes, fw.publish's target and the policy keys that steer them.
-#include "dockgate/model/container.hpp"
 #include "dockgate/docker/docker_setup.hpp"
+#include "dockgate/model/container.hpp"
 #include "dockgate/policy/labels.hpp"
 #include "dockgate/policy/policy.hpp"
 
@@ -430,8 +430,8 @@ TEST(docker_setup_host, a_host_bridge_named_like_dockers_is_named_in_the_summary
     // The host rules and the guard match docker0 and br-* by name: a host's own br-lan would
     // be taken for a container bridge (reviewer's finding); the admin must hear of it.
     const auto s = load_setup("28.5-ip6tables-off");
-    const auto stray = bridges_not_docker({"lo", "eth0", "br-lan", "docker0", s.networks.back().bridge},
-                                          s.networks);
+    const auto stray = bridges_not_docker(
+        {"lo", "eth0", "br-lan", "docker0", s.networks.back().bridge}, s.networks);
     EXPECT_EQ(stray, std::vector<std::string>{"br-lan"});
     auto host = assess(s);
     host.stray_bridges = stray;

@@ -1,4 +1,5 @@
-// Unit tests for the NDJSON splitter: chunking never changes the lines, and one huge line never costs the stream.
+// Unit tests for the NDJSON splitter: chunking never changes the lines, and one huge line never
+// costs the stream.
 #include "dockgate/docker/ndjson.hpp"
 
 #include <gtest/gtest.h>
@@ -25,7 +26,8 @@ const std::string start_event =
 const std::string die_event = R"({"Type":"container","Action":"die","Actor":{"ID":"x"}})";
 
 /// A stream with every feature: LF, CRLF, blank lines, a CR-only line and a partial tail.
-const std::string stream = start_event + "\n" + die_event + "\r\n" + "\n" + "\r\n" + "{\"a\":1}\n" + "{\"partial\":";
+const std::string stream =
+    start_event + "\n" + die_event + "\r\n" + "\n" + "\r\n" + "{\"a\":1}\n" + "{\"partial\":";
 
 const std::vector<std::string> stream_lines{start_event, die_event, "{\"a\":1}"};
 

@@ -1,11 +1,11 @@
 // Unit tests for address parsing: the canonical text ufw stores, refusals, scopes and containment.
 #include "dockgate/model/address.hpp"
 
-#include "test_support.hpp"
-
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "test_support.hpp"
 
 namespace dockgate {
 namespace {
@@ -47,12 +47,9 @@ INSTANTIATE_TEST_SUITE_P(
         canonical_case{"2001:db8::1/128", "2001:db8::1"},
         canonical_case{"2001:DB8::/32", "2001:db8::/32"},
         canonical_case{"2001:db8:1234:0::/48", "2001:db8:1234::/48"},
-        canonical_case{"2000::/3", "2000::/3"},
-        canonical_case{"::/0", "::/0"},
-        canonical_case{"::", "::"},
-        canonical_case{"::ffff:192.0.2.1", "::ffff:192.0.2.1"},
-        canonical_case{"192.0.2.1", "192.0.2.1"},
-        canonical_case{"192.0.2.1/32", "192.0.2.1"},
+        canonical_case{"2000::/3", "2000::/3"}, canonical_case{"::/0", "::/0"},
+        canonical_case{"::", "::"}, canonical_case{"::ffff:192.0.2.1", "::ffff:192.0.2.1"},
+        canonical_case{"192.0.2.1", "192.0.2.1"}, canonical_case{"192.0.2.1/32", "192.0.2.1"},
         canonical_case{"198.51.100.0/24", "198.51.100.0/24"},
         canonical_case{"0.0.0.0/0", "0.0.0.0/0"}));
 
@@ -76,7 +73,8 @@ INSTANTIATE_TEST_SUITE_P(
     forms, address_refused,
     ::testing::Values(
         refusal_case{"", "empty"},
-        refusal_case{"2001:0db8:0000:0000:0000:0000:0000:0001/128/128/128/128/128/128/128", "overlong"},
+        refusal_case{"2001:0db8:0000:0000:0000:0000:0000:0001/128/128/128/128/128/128/128",
+                     "overlong"},
         // Host bits beyond the prefix would silently widen a rule: refused, never masked.
         refusal_case{"2001:db8::1/64", "bits set beyond the prefix"},
         refusal_case{"2001:db8:8000::/32", "bits set beyond the prefix"},
@@ -102,8 +100,7 @@ INSTANTIATE_TEST_SUITE_P(
         refusal_case{"[2001:db8::1]", "not an IPv6 or IPv4"},
         refusal_case{"192.0.2", "not an IPv6 or IPv4"},
         refusal_case{"192.0.2.256", "not an IPv6 or IPv4"},
-        refusal_case{"any", "not an IPv6 or IPv4"},
-        refusal_case{"/64", "not an IPv6 or IPv4"}));
+        refusal_case{"any", "not an IPv6 or IPv4"}, refusal_case{"/64", "not an IPv6 or IPv4"}));
 
 TEST(address, refusal_without_a_reason_pointer_is_safe) {
     EXPECT_FALSE(parse_prefix("2001:db8::1/64").has_value());
@@ -161,15 +158,13 @@ INSTANTIATE_TEST_SUITE_P(
         scope_case{"fe80::1", address_scope::link_local},
         scope_case{"fe80::42:acff:fe11:2", address_scope::link_local},
         scope_case{"febf:ffff::1", address_scope::link_local}, // still inside fe80::/10
-        scope_case{"fec0::1", address_scope::other},           // deprecated site-local, not fe80::/10
-        scope_case{"::1", address_scope::loopback},
-        scope_case{"::", address_scope::unspecified},
+        scope_case{"fec0::1", address_scope::other}, // deprecated site-local, not fe80::/10
+        scope_case{"::1", address_scope::loopback}, scope_case{"::", address_scope::unspecified},
         scope_case{"ff02::1", address_scope::multicast},
         scope_case{"ff05::1:3", address_scope::multicast},
         scope_case{"::ffff:192.0.2.1", address_scope::other},
         scope_case{"64:ff9b::c000:201", address_scope::other},
-        scope_case{"100::1", address_scope::other},
-        scope_case{"4000::1", address_scope::other},
+        scope_case{"100::1", address_scope::other}, scope_case{"4000::1", address_scope::other},
         scope_case{"127.0.0.1", address_scope::loopback},
         scope_case{"169.254.10.1", address_scope::link_local},
         scope_case{"224.0.0.1", address_scope::multicast},
@@ -193,7 +188,9 @@ struct within_case {
     const char* inner;
     const char* outer;
     bool expected;
-    friend void PrintTo(const within_case& c, std::ostream* os) { *os << c.inner << " in " << c.outer; }
+    friend void PrintTo(const within_case& c, std::ostream* os) {
+        *os << c.inner << " in " << c.outer;
+    }
 };
 
 class address_within : public ::testing::TestWithParam<within_case> {};
@@ -217,20 +214,14 @@ INSTANTIATE_TEST_SUITE_P(
         // Boundaries inside a byte.
         within_case{"2001:db8:7fff::1", "2001:db8::/33", true},
         within_case{"2001:db8:8000::1", "2001:db8::/33", false},
-        within_case{"3fff::1", "2000::/3", true},
-        within_case{"4000::1", "2000::/3", false},
-        within_case{"1fff::1", "2000::/3", false},
-        within_case{"fd00::1", "fc00::/7", true},
-        within_case{"fe80::1", "fc00::/7", false},
-        within_case{"2001:db8::1", "::/0", true},
-        within_case{"::/0", "::/0", true},
-        within_case{"::/0", "2001:db8::/32", false},
+        within_case{"3fff::1", "2000::/3", true}, within_case{"4000::1", "2000::/3", false},
+        within_case{"1fff::1", "2000::/3", false}, within_case{"fd00::1", "fc00::/7", true},
+        within_case{"fe80::1", "fc00::/7", false}, within_case{"2001:db8::1", "::/0", true},
+        within_case{"::/0", "::/0", true}, within_case{"::/0", "2001:db8::/32", false},
         // Families never mix: ::/0 is not "any" for IPv4 and vice versa.
-        within_case{"192.0.2.1", "::/0", false},
-        within_case{"2001:db8::1", "0.0.0.0/0", false},
+        within_case{"192.0.2.1", "::/0", false}, within_case{"2001:db8::1", "0.0.0.0/0", false},
         within_case{"::ffff:192.0.2.1", "192.0.2.0/24", false},
-        within_case{"192.0.2.1", "0.0.0.0/0", true},
-        within_case{"192.0.2.1", "192.0.2.0/24", true},
+        within_case{"192.0.2.1", "0.0.0.0/0", true}, within_case{"192.0.2.1", "192.0.2.0/24", true},
         within_case{"192.0.3.1", "192.0.2.0/24", false},
         within_case{"192.0.2.0/24", "192.0.2.0/25", false}));
 

@@ -23,7 +23,8 @@ using json = nlohmann::json;
 
 constexpr const char* cid = "5f1c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8";
 
-/// GET /v1.41/containers/{id}/json of a compose container on a user IPv6 network (trimmed, real field set).
+/// GET /v1.41/containers/{id}/json of a compose container on a user IPv6 network (trimmed, real
+/// field set).
 json inspect_reply() {
     return json::parse(std::string(R"({
   "Id": ")") + cid + R"(",
@@ -159,9 +160,12 @@ TEST(container, list_item_of_the_same_container) {
     EXPECT_EQ(info->name, "proj_web_1");
     EXPECT_TRUE(info->running);
     EXPECT_EQ(info->labels,
-              (std::map<std::string, std::string>{{"com.docker.compose.project", "proj"}, {"fw.allow", "http, 8443"}}));
-    EXPECT_EQ(info->networks, (std::vector<network_attachment>{{"proj_v6net", "2001:db8:7::2", "172.20.0.2"}}));
-    EXPECT_EQ(sorted(info->published), (std::vector<port_binding>{{53, "udp", 5353}, {80, "tcp", 8080}}));
+              (std::map<std::string, std::string>{{"com.docker.compose.project", "proj"},
+                                                  {"fw.allow", "http, 8443"}}));
+    EXPECT_EQ(info->networks,
+              (std::vector<network_attachment>{{"proj_v6net", "2001:db8:7::2", "172.20.0.2"}}));
+    EXPECT_EQ(sorted(info->published),
+              (std::vector<port_binding>{{53, "udp", 5353}, {80, "tcp", 8080}}));
 }
 
 TEST(container, stopped_containers) {
@@ -180,8 +184,9 @@ TEST(container, stopped_containers) {
 }
 
 TEST(container, no_labels_no_networks_no_ports) {
-    const auto reply = json::parse(std::string(R"({"Id":")") + cid +
-                                   R"(","Name":"/bare","State":{"Running":true},"Config":{"Labels":null},
+    const auto reply =
+        json::parse(std::string(R"({"Id":")") + cid +
+                    R"(","Name":"/bare","State":{"Running":true},"Config":{"Labels":null},
                                      "NetworkSettings":{"Ports":{},"Networks":{}}})");
     std::string why;
     const auto info = decode_inspect(reply, &why);
@@ -205,12 +210,13 @@ TEST(container, port_key_without_protocol_is_tcp_and_empty_host_ports_are_skippe
 
 TEST(container, one_container_port_on_two_host_ports_keeps_both) {
     auto reply = inspect_reply();
-    reply["NetworkSettings"]["Ports"] =
-        json::parse(R"({"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8081"}]})");
+    reply["NetworkSettings"]["Ports"] = json::parse(
+        R"({"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8081"}]})");
     std::string why;
     const auto info = decode_inspect(reply, &why);
     ASSERT_TRUE(info.has_value()) << why;
-    EXPECT_EQ(sorted(info->published), (std::vector<port_binding>{{80, "tcp", 8080}, {80, "tcp", 8081}}));
+    EXPECT_EQ(sorted(info->published),
+              (std::vector<port_binding>{{80, "tcp", 8080}, {80, "tcp", 8081}}));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -244,7 +250,8 @@ std::vector<refusal> refusals(const json& base) {
         {"not_an_object", json::array({1, 2}), "not a JSON object"},
         {"null", json(), "not a JSON object"},
         {"discarded_parse", json::parse("{", nullptr, false), "not a JSON object"},
-        {"docker_error_message", json::parse(R"({"message":"No such container: nope"})"), "container id"},
+        {"docker_error_message", json::parse(R"({"message":"No such container: nope"})"),
+         "container id"},
     };
 }
 
@@ -258,7 +265,8 @@ TEST_P(container_inspect_refused, with_a_reason) {
     EXPECT_NE(why.find(GetParam().reason_part), std::string::npos) << why;
 }
 
-INSTANTIATE_TEST_SUITE_P(replies, container_inspect_refused, ::testing::ValuesIn(refusals(inspect_reply())),
+INSTANTIATE_TEST_SUITE_P(replies, container_inspect_refused,
+                         ::testing::ValuesIn(refusals(inspect_reply())),
                          [](const auto& p) { return p.param.name; });
 
 class container_list_refused : public ::testing::TestWithParam<refusal> {};
@@ -278,7 +286,9 @@ struct mangled {
     std::string name;
     std::string path; ///< JSON pointer to overwrite
     json value;
-    friend void PrintTo(const mangled& c, std::ostream* os) { *os << c.path << " = " << c.value.dump(); }
+    friend void PrintTo(const mangled& c, std::ostream* os) {
+        *os << c.path << " = " << c.value.dump();
+    }
 };
 
 std::vector<mangled> inspect_manglings() {
@@ -319,7 +329,8 @@ TEST_P(container_inspect_mangled, never_throws_and_keeps_the_id) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(fields, container_inspect_mangled, ::testing::ValuesIn(inspect_manglings()),
+INSTANTIATE_TEST_SUITE_P(fields, container_inspect_mangled,
+                         ::testing::ValuesIn(inspect_manglings()),
                          [](const auto& p) { return p.param.name; });
 
 TEST(container, wrong_types_read_as_absent) {
@@ -332,8 +343,9 @@ TEST(container, wrong_types_read_as_absent) {
     ASSERT_TRUE(info.has_value()) << why;
     EXPECT_FALSE(info->running) << "only a real true means running";
     EXPECT_EQ(info->labels.count("fw.allow"), 0U);
-    const auto v6net = std::find_if(info->networks.begin(), info->networks.end(),
-                                    [](const network_attachment& n) { return n.network == "proj_v6net"; });
+    const auto v6net =
+        std::find_if(info->networks.begin(), info->networks.end(),
+                     [](const network_attachment& n) { return n.network == "proj_v6net"; });
     ASSERT_NE(v6net, info->networks.end());
     EXPECT_EQ(v6net->global_ipv6, "");
 }

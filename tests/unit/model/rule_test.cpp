@@ -1,12 +1,12 @@
 // Unit tests for the rule model: ports, the ownership tag, ufw tuples and the exact ufw argv.
 #include "dockgate/model/rule.hpp"
 
-#include "test_support.hpp"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
+
+#include "test_support.hpp"
 
 namespace dockgate {
 namespace {
@@ -113,11 +113,11 @@ TEST_P(owner_tag_round_trip, parse_of_to_comment_is_identity) {
     EXPECT_EQ(*parsed, tag);
 }
 
-INSTANTIATE_TEST_SUITE_P(names, owner_tag_round_trip,
-                         ::testing::Values("web", "a", "_", "web-1", "my_app.v2", "Web_Server",
-                                           "proj_web_1",
-                                           // exactly 64 characters
-                                           "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij1234"));
+INSTANTIATE_TEST_SUITE_P(
+    names, owner_tag_round_trip,
+    ::testing::Values("web", "a", "_", "web-1", "my_app.v2", "Web_Server", "proj_web_1",
+                      // exactly 64 characters
+                      "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij1234"));
 
 class owner_tag_refused : public ::testing::TestWithParam<const char*> {};
 
@@ -138,9 +138,11 @@ INSTANTIATE_TEST_SUITE_P(
         "dockgate:0123456789a:web", "dockgate:0123456789abc:web", "dockgate:0123456789AB:web",
         "dockgate:0123456789ag:web", "dockgate:01234567-9ab:web", "dockgate::0123456789a:web",
         // name: characters a Docker name never has, or that break ufw's comment quoting
-        "dockgate:0123456789ab:web app", "dockgate:0123456789ab:web/1", "dockgate:0123456789ab:web:1",
-        "dockgate:0123456789ab:it's", "dockgate:0123456789ab:w\xc3\xa9" "b", "dockgate:0123456789ab:web\n",
-        "dockgate:0123456789ab:web ",
+        "dockgate:0123456789ab:web app", "dockgate:0123456789ab:web/1",
+        "dockgate:0123456789ab:web:1", "dockgate:0123456789ab:it's",
+        "dockgate:0123456789ab:w\xc3\xa9"
+        "b",
+        "dockgate:0123456789ab:web\n", "dockgate:0123456789ab:web ",
         // 65 characters
         "dockgate:0123456789ab:abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij12345"));
 
@@ -150,7 +152,9 @@ struct from_container_case {
     const char* id;
     std::string name;
     std::optional<owner_tag> expected;
-    friend void PrintTo(const from_container_case& c, std::ostream* os) { *os << c.id << " " << c.name; }
+    friend void PrintTo(const from_container_case& c, std::ostream* os) {
+        *os << c.id << " " << c.name;
+    }
 };
 
 class owner_tag_from_container : public ::testing::TestWithParam<from_container_case> {};
@@ -174,19 +178,23 @@ INSTANTIATE_TEST_SUITE_P(
         from_container_case{full_id, "/my app!", owner_tag{"0123456789ab", "my_app_"}},
         from_container_case{full_id, "/it's", owner_tag{"0123456789ab", "it_s"}},
         from_container_case{full_id, "/a:b", owner_tag{"0123456789ab", "a_b"}},
-        from_container_case{full_id, "/w\xc3\xa9" "b", owner_tag{"0123456789ab", "w__b"}},
+        from_container_case{full_id,
+                            "/w\xc3\xa9"
+                            "b",
+                            owner_tag{"0123456789ab", "w__b"}},
         from_container_case{full_id, "//web", owner_tag{"0123456789ab", "_web"}},
         from_container_case{full_id, "", owner_tag{"0123456789ab", "_"}},
         from_container_case{full_id, "/", owner_tag{"0123456789ab", "_"}},
-        from_container_case{full_id, "/" + std::string(100, 'n'), owner_tag{"0123456789ab", std::string(64, 'n')}},
+        from_container_case{full_id, "/" + std::string(100, 'n'),
+                            owner_tag{"0123456789ab", std::string(64, 'n')}},
         from_container_case{"0123456789ab", "/web", owner_tag{"0123456789ab", "web"}},
         // ids dockgate cannot tag
         from_container_case{"0123456789a", "/web", std::nullopt},
         from_container_case{"", "/web", std::nullopt},
-        from_container_case{"0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", "/web",
-                            std::nullopt},
-        from_container_case{"0123456789abcdeg0123456789abcdef0123456789abcdef0123456789abcdef", "/web",
-                            std::nullopt}));
+        from_container_case{"0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+                            "/web", std::nullopt},
+        from_container_case{"0123456789abcdeg0123456789abcdef0123456789abcdef0123456789abcdef",
+                            "/web", std::nullopt}));
 
 // ---------------------------------------------------------------------------------------------
 // rule forms
@@ -194,7 +202,7 @@ INSTANTIATE_TEST_SUITE_P(
 struct shape_case {
     const char* name;
     rule r;
-    const char* tuple;    ///< as ufw writes it in user6.rules / user.rules (see rules_file_test)
+    const char* tuple; ///< as ufw writes it in user6.rules / user.rules (see rules_file_test)
     const char* describe;
     strings add_args;
     strings delete_args;
@@ -205,80 +213,97 @@ constexpr const char* comment = "dockgate:0123456789ab:web";
 
 std::vector<shape_case> shapes() {
     return {
-        {"route_allow", rule_builder("2001:db8::2").port(80),
+        {"route_allow",
+         rule_builder("2001:db8::2").port(80),
          "route:allow tcp 80 2001:db8::2 any ::/0 in",
          "route allow tcp from any to 2001:db8::2 port 80",
-         {"route", "allow", "proto", "tcp", "from", "any", "to", "2001:db8::2", "port", "80", "comment", comment},
-         {"route", "delete", "allow", "proto", "tcp", "from", "any", "to", "2001:db8::2", "port", "80",
-          "comment", comment}},
-        {"route_allow_source", rule_builder("2001:db8::2").port(443).from("2001:db8:1234::/48"),
+         {"route", "allow", "proto", "tcp", "from", "any", "to", "2001:db8::2", "port", "80",
+          "comment", comment},
+         {"route", "delete", "allow", "proto", "tcp", "from", "any", "to", "2001:db8::2", "port",
+          "80", "comment", comment}},
+        {"route_allow_source",
+         rule_builder("2001:db8::2").port(443).from("2001:db8:1234::/48"),
          "route:allow tcp 443 2001:db8::2 any 2001:db8:1234::/48 in",
          "route allow tcp from 2001:db8:1234::/48 to 2001:db8::2 port 443",
-         {"route", "allow", "proto", "tcp", "from", "2001:db8:1234::/48", "to", "2001:db8::2", "port", "443",
-          "comment", comment},
-         {"route", "delete", "allow", "proto", "tcp", "from", "2001:db8:1234::/48", "to", "2001:db8::2",
-          "port", "443", "comment", comment}},
-        {"route_allow_host_source", rule_builder("2001:db8::2").port(443).from("2001:db8:ffff::99/128"),
+         {"route", "allow", "proto", "tcp", "from", "2001:db8:1234::/48", "to", "2001:db8::2",
+          "port", "443", "comment", comment},
+         {"route", "delete", "allow", "proto", "tcp", "from", "2001:db8:1234::/48", "to",
+          "2001:db8::2", "port", "443", "comment", comment}},
+        {"route_allow_host_source",
+         rule_builder("2001:db8::2").port(443).from("2001:db8:ffff::99/128"),
          "route:allow tcp 443 2001:db8::2 any 2001:db8:ffff::99 in",
          "route allow tcp from 2001:db8:ffff::99 to 2001:db8::2 port 443",
-         {"route", "allow", "proto", "tcp", "from", "2001:db8:ffff::99", "to", "2001:db8::2", "port", "443",
-          "comment", comment},
-         {"route", "delete", "allow", "proto", "tcp", "from", "2001:db8:ffff::99", "to", "2001:db8::2",
-          "port", "443", "comment", comment}},
-        {"route_range_udp", rule_builder("2001:db8::3").udp().ports(6000, 6010),
+         {"route", "allow", "proto", "tcp", "from", "2001:db8:ffff::99", "to", "2001:db8::2",
+          "port", "443", "comment", comment},
+         {"route", "delete", "allow", "proto", "tcp", "from", "2001:db8:ffff::99", "to",
+          "2001:db8::2", "port", "443", "comment", comment}},
+        {"route_range_udp",
+         rule_builder("2001:db8::3").udp().ports(6000, 6010),
          "route:allow udp 6000:6010 2001:db8::3 any ::/0 in",
          "route allow udp from any to 2001:db8::3 port 6000:6010",
          {"route", "allow", "proto", "udp", "from", "any", "to", "2001:db8::3", "port", "6000:6010",
           "comment", comment},
          {"route", "delete", "allow", "proto", "udp", "from", "any", "to", "2001:db8::3", "port",
           "6000:6010", "comment", comment}},
-        {"route_limit", rule_builder("2001:db8::4").port(22).limit(),
+        {"route_limit",
+         rule_builder("2001:db8::4").port(22).limit(),
          "route:limit tcp 22 2001:db8::4 any ::/0 in",
          "route limit tcp from any to 2001:db8::4 port 22",
-         {"route", "limit", "proto", "tcp", "from", "any", "to", "2001:db8::4", "port", "22", "comment", comment},
-         {"route", "delete", "limit", "proto", "tcp", "from", "any", "to", "2001:db8::4", "port", "22",
-          "comment", comment}},
-        {"route_log", rule_builder("2001:db8::5").port(8443).log(),
+         {"route", "limit", "proto", "tcp", "from", "any", "to", "2001:db8::4", "port", "22",
+          "comment", comment},
+         {"route", "delete", "limit", "proto", "tcp", "from", "any", "to", "2001:db8::4", "port",
+          "22", "comment", comment}},
+        {"route_log",
+         rule_builder("2001:db8::5").port(8443).log(),
          "route:allow_log tcp 8443 2001:db8::5 any ::/0 in",
          "route allow log tcp from any to 2001:db8::5 port 8443",
-         {"route", "allow", "log", "proto", "tcp", "from", "any", "to", "2001:db8::5", "port", "8443",
-          "comment", comment},
-         {"route", "delete", "allow", "log", "proto", "tcp", "from", "any", "to", "2001:db8::5", "port",
-          "8443", "comment", comment}},
-        {"route_limit_log_source", rule_builder("2001:db8::6").port(2222).limit().log().from("2001:db8:1234::/48"),
+         {"route", "allow", "log", "proto", "tcp", "from", "any", "to", "2001:db8::5", "port",
+          "8443", "comment", comment},
+         {"route", "delete", "allow", "log", "proto", "tcp", "from", "any", "to", "2001:db8::5",
+          "port", "8443", "comment", comment}},
+        {"route_limit_log_source",
+         rule_builder("2001:db8::6").port(2222).limit().log().from("2001:db8:1234::/48"),
          "route:limit_log tcp 2222 2001:db8::6 any 2001:db8:1234::/48 in",
          "route limit log tcp from 2001:db8:1234::/48 to 2001:db8::6 port 2222",
-         {"route", "limit", "log", "proto", "tcp", "from", "2001:db8:1234::/48", "to", "2001:db8::6", "port",
-          "2222", "comment", comment},
+         {"route", "limit", "log", "proto", "tcp", "from", "2001:db8:1234::/48", "to",
+          "2001:db8::6", "port", "2222", "comment", comment},
          {"route", "delete", "limit", "log", "proto", "tcp", "from", "2001:db8:1234::/48", "to",
           "2001:db8::6", "port", "2222", "comment", comment}},
-        {"input_any", rule_builder("::/0").input().port(8081),
+        {"input_any",
+         rule_builder("::/0").input().port(8081),
          "allow tcp 8081 ::/0 any ::/0 in",
          "in allow tcp from any to ::/0 port 8081",
          {"allow", "proto", "tcp", "from", "any", "to", "::/0", "port", "8081", "comment", comment},
-         {"delete", "allow", "proto", "tcp", "from", "any", "to", "::/0", "port", "8081", "comment", comment}},
-        {"route_v4", rule_builder("192.0.2.5").port(80),
+         {"delete", "allow", "proto", "tcp", "from", "any", "to", "::/0", "port", "8081", "comment",
+          comment}},
+        {"route_v4",
+         rule_builder("192.0.2.5").port(80),
          "route:allow tcp 80 192.0.2.5 any 0.0.0.0/0 in",
          "route allow tcp from any to 192.0.2.5 port 80",
-         {"route", "allow", "proto", "tcp", "from", "any", "to", "192.0.2.5", "port", "80", "comment", comment},
-         {"route", "delete", "allow", "proto", "tcp", "from", "any", "to", "192.0.2.5", "port", "80",
-          "comment", comment}},
+         {"route", "allow", "proto", "tcp", "from", "any", "to", "192.0.2.5", "port", "80",
+          "comment", comment},
+         {"route", "delete", "allow", "proto", "tcp", "from", "any", "to", "192.0.2.5", "port",
+          "80", "comment", comment}},
         {"route_v4_limit_log_range_source",
          rule_builder("192.0.2.5").udp().ports(5000, 5010).limit().log().from("198.51.100.0/24"),
          "route:limit_log udp 5000:5010 192.0.2.5 any 198.51.100.0/24 in",
          "route limit log udp from 198.51.100.0/24 to 192.0.2.5 port 5000:5010",
-         {"route", "limit", "log", "proto", "udp", "from", "198.51.100.0/24", "to", "192.0.2.5", "port",
-          "5000:5010", "comment", comment},
-         {"route", "delete", "limit", "log", "proto", "udp", "from", "198.51.100.0/24", "to", "192.0.2.5",
-          "port", "5000:5010", "comment", comment}},
+         {"route", "limit", "log", "proto", "udp", "from", "198.51.100.0/24", "to", "192.0.2.5",
+          "port", "5000:5010", "comment", comment},
+         {"route", "delete", "limit", "log", "proto", "udp", "from", "198.51.100.0/24", "to",
+          "192.0.2.5", "port", "5000:5010", "comment", comment}},
     };
 }
 
 class rule_shape : public ::testing::TestWithParam<shape_case> {};
 
-TEST_P(rule_shape, tuple_is_ufws_text) { EXPECT_EQ(GetParam().r.tuple(), GetParam().tuple); }
+TEST_P(rule_shape, tuple_is_ufws_text) {
+    EXPECT_EQ(GetParam().r.tuple(), GetParam().tuple);
+}
 
-TEST_P(rule_shape, describe_reads_like_ufw) { EXPECT_EQ(GetParam().r.describe(), GetParam().describe); }
+TEST_P(rule_shape, describe_reads_like_ufw) {
+    EXPECT_EQ(GetParam().r.describe(), GetParam().describe);
+}
 
 TEST_P(rule_shape, add_argv_is_exact) {
     EXPECT_EQ(GetParam().r.ufw_add_args(comment), GetParam().add_args);

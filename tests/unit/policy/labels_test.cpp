@@ -1,7 +1,6 @@
-// Table-driven tests of evaluate(): every label form, every policy check, and the stated rejections.
+// Table-driven tests of evaluate(): every label form, every policy check, and the stated
+// rejections.
 #include "dockgate/policy/labels.hpp"
-
-#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -12,12 +11,15 @@
 #include <string>
 #include <vector>
 
+#include "test_support.hpp"
+
 namespace dockgate {
 namespace {
 
 using test::prefix;
 
-constexpr const char* container_id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+constexpr const char* container_id =
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 port_spec tcp(std::uint16_t first, std::uint16_t last = 0) {
     return {{first, last == 0 ? first : last}, protocol::tcp};
@@ -48,7 +50,8 @@ container_info base_container() {
 }
 
 void two_networks(container_info& c) {
-    c.networks = {{"v6net", "2001:db8::2", "172.18.0.2"}, {"backend", "2001:db8:7::2", "172.19.0.2"}};
+    c.networks = {{"v6net", "2001:db8::2", "172.18.0.2"},
+                  {"backend", "2001:db8:7::2", "172.19.0.2"}};
 }
 
 struct want_rejection {
@@ -79,20 +82,29 @@ std::vector<label_case> cases() {
         // ---- nothing asked
         {.name = "no_labels", .labels = {}, .tuples = {}, .rejections = {}},
         {.name = "unrelated_labels",
-         .labels = {{"com.docker.compose.project", "proj"}, {"fw.allowed", "http"}, {"allow", "http"}},
+         .labels = {{"com.docker.compose.project", "proj"},
+                    {"fw.allowed", "http"},
+                    {"allow", "http"}},
          .tuples = {},
          .rejections = {}},
-        {.name = "only_separators", .labels = {{"fw.allow", " , ,, \t"}}, .tuples = {}, .rejections = {}},
+        {.name = "only_separators",
+         .labels = {{"fw.allow", " , ,, \t"}},
+         .tuples = {},
+         .rejections = {}},
 
         // ---- services
-        {.name = "service_http", .labels = {{"fw.allow", "http"}}, .tuples = {http_rule}, .rejections = {}},
+        {.name = "service_http",
+         .labels = {{"fw.allow", "http"}},
+         .tuples = {http_rule},
+         .rejections = {}},
         {.name = "service_https_is_tcp_and_udp",
          .labels = {{"fw.allow", "https"}},
          .tuples = {https_tcp_rule, https_udp_rule},
          .rejections = {}},
         {.name = "service_dns_two_protocols",
          .labels = {{"fw.allow", "dns"}},
-         .tuples = {"route:allow tcp 53 2001:db8::2 any ::/0 in", "route:allow udp 53 2001:db8::2 any ::/0 in"},
+         .tuples = {"route:allow tcp 53 2001:db8::2 any ::/0 in",
+                    "route:allow udp 53 2001:db8::2 any ::/0 in"},
          .rejections = {}},
         {.name = "service_added_by_policy",
          .labels = {{"fw.allow", "grafana"}},
@@ -115,7 +127,10 @@ std::vector<label_case> cases() {
 
         // ---- ports
         {.name = "port", .labels = {{"fw.allow", "8443"}}, .tuples = {alt_rule}, .rejections = {}},
-        {.name = "port_tcp", .labels = {{"fw.allow", "8443/tcp"}}, .tuples = {alt_rule}, .rejections = {}},
+        {.name = "port_tcp",
+         .labels = {{"fw.allow", "8443/tcp"}},
+         .tuples = {alt_rule},
+         .rejections = {}},
         {.name = "port_udp",
          .labels = {{"fw.allow", "5353/udp"}},
          .tuples = {"route:allow udp 5353 2001:db8::2 any ::/0 in"},
@@ -179,7 +194,8 @@ std::vector<label_case> cases() {
                         {"fw.allow", "0080", "leading zero"},
                         {"fw.allow", "80/sctp", "tcp or udp"}}},
         {.name = "rejected_value_is_made_printable",
-         .labels = {{"fw.allow", "\x01" "evil\xff"}},
+         .labels = {{"fw.allow", "\x01"
+                                 "evil\xff"}},
          .tuples = {},
          .rejections = {{"fw.allow", "?evil?", "unknown service"}}},
         {.name = "rejected_value_is_bounded",
@@ -234,7 +250,8 @@ std::vector<label_case> cases() {
          .tuples = {"route:allow tcp 80 2001:db8::2 any 2001:db8:ffff::99 in"},
          .rejections = {}},
         {.name = "from_list",
-         .labels = {{"fw.allow", "http"}, {"fw.allow.from", "2001:db8:1234::/48, 2001:db8:5678::/48"}},
+         .labels = {{"fw.allow", "http"},
+                    {"fw.allow.from", "2001:db8:1234::/48, 2001:db8:5678::/48"}},
          .tuples = {"route:allow tcp 80 2001:db8::2 any 2001:db8:1234::/48 in",
                     "route:allow tcp 80 2001:db8::2 any 2001:db8:5678::/48 in"},
          .rejections = {}},
@@ -258,7 +275,8 @@ std::vector<label_case> cases() {
          .rejections = {{"fw.allow.from", "any", "not within the policy's sources"}},
          .pol = [](policy& p) { p.sources = {prefix("2001:db8:1234::/48")}; }},
         {.name = "from_all_invalid_never_falls_back_to_any",
-         .labels = {{"fw.allow", "http,https"}, {"fw.allow.from", "2001:db8::1/64, banana, 2001:db8:9999::/48"}},
+         .labels = {{"fw.allow", "http,https"},
+                    {"fw.allow.from", "2001:db8::1/64, banana, 2001:db8:9999::/48"}},
          .tuples = {},
          .rejections = {{"fw.allow.from", "2001:db8::1/64", "bits set beyond the prefix"},
                         {"fw.allow.from", "banana", "not an IPv6 or IPv4"},
@@ -277,7 +295,10 @@ std::vector<label_case> cases() {
          .labels = {{"fw.allow", "http"}, {"fw.allow.from", "192.0.2.0/24"}},
          .tuples = {},
          .rejections = {},
-         .pol = [](policy& p) { p.sources = {prefix("::/0"), prefix("0.0.0.0/0")}; }},
+         .pol =
+             [](policy& p) {
+                 p.sources = {prefix("::/0"), prefix("0.0.0.0/0")};
+             }},
 
         // ---- which addresses get rules
         {.name = "every_network_by_default",
@@ -316,26 +337,36 @@ std::vector<label_case> cases() {
          .labels = {{"fw.allow", "http"}},
          .tuples = {},
          .rejections = {},
-         .ctr = [](container_info& c) { c.networks = {{"v6net", "fe80::42:acff:fe12:2", ""}}; }},
+         .ctr =
+             [](container_info& c) {
+                 c.networks = {{"v6net", "fe80::42:acff:fe12:2", ""}};
+             }},
         {.name = "unique_local_not_by_default",
          .labels = {{"fw.allow", "http"}},
          .tuples = {},
          .rejections = {},
-         .ctr = [](container_info& c) { c.networks = {{"v6net", "fd00:dead:beef::2", ""}}; }},
+         .ctr =
+             [](container_info& c) {
+                 c.networks = {{"v6net", "fd00:dead:beef::2", ""}};
+             }},
         {.name = "unique_local_when_policy_names_it",
          .labels = {{"fw.allow", "http"}},
          .tuples = {"route:allow tcp 80 fd00:dead:beef::2 any ::/0 in"},
          .rejections = {},
          .pol = [](policy& p) { p.prefixes.push_back(prefix("fd00::/8")); },
-         .ctr = [](container_info& c) { c.networks = {{"v6net", "fd00:dead:beef::2", ""}}; }},
+         .ctr =
+             [](container_info& c) {
+                 c.networks = {{"v6net", "fd00:dead:beef::2", ""}};
+             }},
         {.name = "link_local_never_even_if_policy_prefixes_cover_it",
          .labels = {{"fw.allow", "http"}},
          .tuples = {"route:allow tcp 80 fd00::2 any ::/0 in"},
          .rejections = {},
          .pol = [](policy& p) { p.prefixes = {prefix("::/0")}; },
-         .ctr = [](container_info& c) {
-             c.networks = {{"ll", "fe80::2", ""}, {"ula", "fd00::2", ""}};
-         }},
+         .ctr =
+             [](container_info& c) {
+                 c.networks = {{"ll", "fe80::2", ""}, {"ula", "fd00::2", ""}};
+             }},
         {.name = "address_outside_policy_prefixes",
          .labels = {{"fw.allow", "http"}},
          .tuples = {"route:allow tcp 80 2001:db8:7::2 any ::/0 in"},
@@ -346,20 +377,28 @@ std::vector<label_case> cases() {
          .labels = {{"fw.allow", "http"}},
          .tuples = {},
          .rejections = {},
-         .ctr = [](container_info& c) { c.networks = {{"bridge", "", "172.17.0.2"}}; }},
+         .ctr =
+             [](container_info& c) {
+                 c.networks = {{"bridge", "", "172.17.0.2"}};
+             }},
         {.name = "unusable_addresses_are_skipped",
          .labels = {{"fw.allow", "http"}},
          .tuples = {"route:allow tcp 80 2001:db8:7::2 any ::/0 in"},
          .rejections = {},
-         .ctr = [](container_info& c) {
-             c.networks = {{"a", "not-an-address", ""}, {"b", "2001:db8::/64", ""},
-                           {"c", "2001:db8:7::2", ""}};
-         }},
+         .ctr =
+             [](container_info& c) {
+                 c.networks = {{"a", "not-an-address", ""},
+                               {"b", "2001:db8::/64", ""},
+                               {"c", "2001:db8:7::2", ""}};
+             }},
         {.name = "same_address_on_two_networks_once",
          .labels = {{"fw.allow", "http"}},
          .tuples = {http_rule},
          .rejections = {},
-         .ctr = [](container_info& c) { c.networks = {{"a", "2001:db8::2", ""}, {"b", "2001:DB8::2", ""}}; }},
+         .ctr =
+             [](container_info& c) {
+                 c.networks = {{"a", "2001:db8::2", ""}, {"b", "2001:DB8::2", ""}};
+             }},
         {.name = "ipv4_ignored_unless_managed",
          .labels = {{"fw.allow", "http"}},
          .tuples = {http_rule},
@@ -373,7 +412,10 @@ std::vector<label_case> cases() {
          .labels = {{"fw.allow", "http"}},
          .tuples = {},
          .rejections = {},
-         .ctr = [](container_info& c) { c.networks = {{"bridge", "", "172.17.0.2"}}; }},
+         .ctr =
+             [](container_info& c) {
+                 c.networks = {{"bridge", "", "172.17.0.2"}};
+             }},
         {.name = "ipv4_managed_with_an_ipv6_source_only_v6",
          .labels = {{"fw.allow", "http"}, {"fw.allow.from", "2001:db8:1234::/48"}},
          .tuples = {"route:allow tcp 80 2001:db8::2 any 2001:db8:1234::/48 in"},
@@ -384,7 +426,10 @@ std::vector<label_case> cases() {
          .tuples = {},
          .rejections = {},
          .pol = [](policy& p) { p.manage_ipv4 = true; },
-         .ctr = [](container_info& c) { c.networks = {{"bridge", "", "169.254.3.4"}}; }},
+         .ctr =
+             [](container_info& c) {
+                 c.networks = {{"bridge", "", "169.254.3.4"}};
+             }},
 
         // ---- strict mode
         {.name = "strict_allows_profiles",
@@ -395,7 +440,8 @@ std::vector<label_case> cases() {
         {.name = "strict_refuses_services_and_ports",
          .labels = {{"fw.allow", "office-ssh,http,8443"}},
          .tuples = {office_ssh_rule},
-         .rejections = {{"fw.allow", "http", "strict policy"}, {"fw.allow", "8443", "strict policy"}},
+         .rejections = {{"fw.allow", "http", "strict policy"},
+                        {"fw.allow", "8443", "strict policy"}},
          .pol = [](policy& p) { p.mode = label_mode::strict; }},
 
         // ---- denied_ports / allowed_ports
@@ -416,7 +462,8 @@ std::vector<label_case> cases() {
          .pol = [](policy& p) { p.denied_ports = {tcp(2375, 2376)}; }},
         {.name = "denied_is_per_protocol",
          .labels = {{"fw.allow", "2375/udp, 2377"}},
-         .tuples = {"route:allow udp 2375 2001:db8::2 any ::/0 in", "route:allow tcp 2377 2001:db8::2 any ::/0 in"},
+         .tuples = {"route:allow udp 2375 2001:db8::2 any ::/0 in",
+                    "route:allow tcp 2377 2001:db8::2 any ::/0 in"},
          .rejections = {},
          .pol = [](policy& p) { p.denied_ports = {tcp(2375, 2376)}; }},
         {.name = "denied_part_of_a_service",
@@ -440,10 +487,11 @@ std::vector<label_case> cases() {
          .labels = {{"fw.allow", "ssh"}},
          .tuples = {},
          .rejections = {{"fw.allow", "ssh", "denied by policy (22/tcp)"}},
-         .pol = [](policy& p) {
-             p.allowed_ports = {tcp(1, 65535)};
-             p.denied_ports = {tcp(22)};
-         }},
+         .pol =
+             [](policy& p) {
+                 p.allowed_ports = {tcp(1, 65535)};
+                 p.denied_ports = {tcp(22)};
+             }},
 
         // ---- max_rules_per_container
         {.name = "rule_cap_reports_once",
@@ -455,7 +503,8 @@ std::vector<label_case> cases() {
         {.name = "rule_cap_counts_every_address",
          .labels = {{"fw.allow", "http"}},
          .tuples = {http_rule},
-         .rejections = {{"fw.allow", "route allow tcp from any to 2001:db8:7::2 port 80", "limit of 1"}},
+         .rejections = {{"fw.allow", "route allow tcp from any to 2001:db8:7::2 port 80",
+                         "limit of 1"}},
          .pol = [](policy& p) { p.max_rules_per_container = 1; },
          .ctr = two_networks},
 
@@ -497,7 +546,8 @@ std::vector<label_case> cases() {
         {.name = "publish_refused_by_default",
          .labels = {{"fw.allow", "http"}, {"fw.publish", "auto"}},
          .tuples = {http_rule},
-         .rejections = {{"fw.publish", "auto", "policy does not allow opening published host ports"}}},
+         .rejections = {{"fw.publish", "auto",
+                         "policy does not allow opening published host ports"}}},
         {.name = "publish_auto",
          .labels = {{"fw.publish", "auto"}},
          .tuples = {"allow tcp 8080 ::/0 any ::/0 in", "allow udp 5353 ::/0 any ::/0 in"},
@@ -542,10 +592,11 @@ std::vector<label_case> cases() {
          .labels = {{"fw.publish", "auto"}},
          .tuples = {"allow udp 5353 ::/0 any ::/0 in"},
          .rejections = {{"fw.publish", "8080/tcp", "denied by policy (8080/tcp)"}},
-         .pol = [](policy& p) {
-             p.allow_publish = true;
-             p.denied_ports = {tcp(8080)};
-         }},
+         .pol =
+             [](policy& p) {
+                 p.allow_publish = true;
+                 p.denied_ports = {tcp(8080)};
+             }},
         {.name = "publish_with_limit_and_log",
          .labels = {{"fw.publish", "8080"}, {"fw.limit", "true"}, {"fw.log", "true"}},
          .tuples = {"limit_log tcp 8080 ::/0 any ::/0 in"},
@@ -556,7 +607,10 @@ std::vector<label_case> cases() {
          .tuples = {"allow tcp 8080 ::/0 any ::/0 in"},
          .rejections = {{"fw.publish", "9000/sctp", "protocol not supported"}},
          .pol = [](policy& p) { p.allow_publish = true; },
-         .ctr = [](container_info& c) { c.published = {{80, "tcp", 8080}, {9000, "sctp", 9000}}; }},
+         .ctr =
+             [](container_info& c) {
+                 c.published = {{80, "tcp", 8080}, {9000, "sctp", 9000}};
+             }},
         {.name = "publish_auto_and_explicit_once",
          .labels = {{"fw.publish", "auto, 8080"}},
          .tuples = {"allow tcp 8080 ::/0 any ::/0 in", "allow udp 5353 ::/0 any ::/0 in"},
@@ -587,7 +641,8 @@ std::vector<label_case> cases() {
         {.name = "custom_label_prefix_in_rejections",
          .labels = {{"dg.allow", "htp"}, {"dg.log", "loud"}},
          .tuples = {},
-         .rejections = {{"dg.allow", "htp", "unknown service"}, {"dg.log", "loud", "true or false"}},
+         .rejections = {{"dg.allow", "htp", "unknown service"},
+                        {"dg.log", "loud", "true or false"}},
          .pol = [](policy& p) { p.label_prefix = "dg."; }},
 
         // ---- containers dockgate cannot tag
@@ -635,12 +690,14 @@ TEST_P(labels_evaluate, grants_and_refusals) {
 
     EXPECT_EQ(result.rejected.size(), c.rejections.size()) << describe_rejections(result.rejected);
     for (const auto& want : c.rejections) {
-        const bool found = std::any_of(result.rejected.begin(), result.rejected.end(), [&](const rejection& r) {
-            return r.label == want.label && r.value == want.value &&
-                   r.reason.find(want.reason_part) != std::string::npos;
-        });
+        const bool found =
+            std::any_of(result.rejected.begin(), result.rejected.end(), [&](const rejection& r) {
+                return r.label == want.label && r.value == want.value &&
+                       r.reason.find(want.reason_part) != std::string::npos;
+            });
         EXPECT_TRUE(found) << "missing rejection " << want.label << "=\"" << want.value << "\": ..."
-                           << want.reason_part << "...\nactual:" << describe_rejections(result.rejected);
+                           << want.reason_part
+                           << "...\nactual:" << describe_rejections(result.rejected);
     }
     EXPECT_EQ(result.wants_anything(), !c.tuples.empty() || !c.rejections.empty());
 }

@@ -1,9 +1,9 @@
 // Unit tests for the executor's policy check: each attack of issue 15 is refused, labels' rules
 // pass.
-#include "dockgate/privsep/executor_protocol.hpp"
 #include "dockgate/policy/labels.hpp"
 #include "dockgate/policy/policy.hpp"
 #include "dockgate/policy/rule_guard.hpp"
+#include "dockgate/privsep/executor_protocol.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,6 @@
 // The executor's request language: only canonical requests pass; everything else is refused.
-#include "dockgate/privsep/executor_protocol.hpp"
-
 #include "dockgate/model/error.hpp"
+#include "dockgate/privsep/executor_protocol.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,12 +10,14 @@
 namespace dockgate {
 namespace {
 
-constexpr const char* valid_add = "add route allow nolog tcp 80 2001:db8::2 ::/0 dockgate:0123456789ab:web";
+constexpr const char* valid_add =
+    "add route allow nolog tcp 80 2001:db8::2 ::/0 dockgate:0123456789ab:web";
 
 TEST(executor_protocol, canonical_requests_round_trip) {
     for (const std::string& message :
          {std::string(valid_add),
-          std::string("delete route limit log udp 6000:6010 2001:db8::2 2001:db8:1::/48 dockgate:0123456789ab:web"),
+          std::string("delete route limit log udp 6000:6010 2001:db8::2 2001:db8:1::/48 "
+                      "dockgate:0123456789ab:web"),
           std::string("add in allow nolog tcp 8081 ::/0 ::/0 dockgate:0123456789ab:web.1_x-y"),
           std::string("list"), std::string("probe")}) {
         const auto parsed = parse_request(message);
@@ -49,27 +50,60 @@ INSTANTIATE_TEST_SUITE_P(
         refusal_case{"semicolon", base + "dockgate:0123456789ab:web;reboot", "character outside"},
         refusal_case{"quote", base + "'dockgate:0123456789ab:web'", "character outside"},
         refusal_case{"newline", base + "dockgate:0123456789ab:web\nallow", "character outside"},
-        refusal_case{"option_like", base + "dockgate:0123456789ab:web --force", "expected 9 fields"},
-        refusal_case{"option_as_field", "add route allow nolog --force 80 2001:db8::2 ::/0 dockgate:0123456789ab:web", "protocol"},
-        refusal_case{"double_space", "add route  allow nolog tcp 80 2001:db8::2 ::/0 dockgate:0123456789ab:web", "expected 9 fields"},
+        refusal_case{"option_like", base + "dockgate:0123456789ab:web --force",
+                     "expected 9 fields"},
+        refusal_case{"option_as_field",
+                     "add route allow nolog --force 80 2001:db8::2 ::/0 dockgate:0123456789ab:web",
+                     "protocol"},
+        refusal_case{"double_space",
+                     "add route  allow nolog tcp 80 2001:db8::2 ::/0 dockgate:0123456789ab:web",
+                     "expected 9 fields"},
         refusal_case{"trailing_space", base + "dockgate:0123456789ab:web ", "canonical"},
-        refusal_case{"leading_zero_port", "add route allow nolog tcp 0080 2001:db8::2 ::/0 dockgate:0123456789ab:web", "leading zeros"},
-        refusal_case{"port_zero", "add route allow nolog tcp 0 2001:db8::2 ::/0 dockgate:0123456789ab:web", "port"},
-        refusal_case{"port_too_big", "add route allow nolog tcp 65536 2001:db8::2 ::/0 dockgate:0123456789ab:web", "port"},
-        refusal_case{"reversed_range", "add route allow nolog tcp 90:80 2001:db8::2 ::/0 dockgate:0123456789ab:web", "port"},
-        refusal_case{"sctp", "add route allow nolog sctp 80 2001:db8::2 ::/0 dockgate:0123456789ab:web", "protocol"},
-        refusal_case{"upper_case_address", "add route allow nolog tcp 80 2001:DB8::2 ::/0 dockgate:0123456789ab:web", "canonical"},
-        refusal_case{"uncompressed_address", "add route allow nolog tcp 80 2001:db8:0:0::2 ::/0 dockgate:0123456789ab:web", "canonical"},
-        refusal_case{"host_slash_128", "add route allow nolog tcp 80 2001:db8::2/128 ::/0 dockgate:0123456789ab:web", "canonical"},
-        refusal_case{"route_to_prefix", "add route allow nolog tcp 80 2001:db8::/64 ::/0 dockgate:0123456789ab:web", "one container address"},
-        refusal_case{"route_to_link_local", "add route allow nolog tcp 80 fe80::1 ::/0 dockgate:0123456789ab:web", "scope"},
-        refusal_case{"in_rule_to_address", "add in allow nolog tcp 80 2001:db8::2 ::/0 dockgate:0123456789ab:web", "::/0"},
-        refusal_case{"mixed_families", "add route allow nolog tcp 80 2001:db8::2 0.0.0.0/0 dockgate:0123456789ab:web", "families"},
+        refusal_case{"leading_zero_port",
+                     "add route allow nolog tcp 0080 2001:db8::2 ::/0 dockgate:0123456789ab:web",
+                     "leading zeros"},
+        refusal_case{"port_zero",
+                     "add route allow nolog tcp 0 2001:db8::2 ::/0 dockgate:0123456789ab:web",
+                     "port"},
+        refusal_case{"port_too_big",
+                     "add route allow nolog tcp 65536 2001:db8::2 ::/0 dockgate:0123456789ab:web",
+                     "port"},
+        refusal_case{"reversed_range",
+                     "add route allow nolog tcp 90:80 2001:db8::2 ::/0 dockgate:0123456789ab:web",
+                     "port"},
+        refusal_case{"sctp",
+                     "add route allow nolog sctp 80 2001:db8::2 ::/0 dockgate:0123456789ab:web",
+                     "protocol"},
+        refusal_case{"upper_case_address",
+                     "add route allow nolog tcp 80 2001:DB8::2 ::/0 dockgate:0123456789ab:web",
+                     "canonical"},
+        refusal_case{"uncompressed_address",
+                     "add route allow nolog tcp 80 2001:db8:0:0::2 ::/0 dockgate:0123456789ab:web",
+                     "canonical"},
+        refusal_case{"host_slash_128",
+                     "add route allow nolog tcp 80 2001:db8::2/128 ::/0 dockgate:0123456789ab:web",
+                     "canonical"},
+        refusal_case{"route_to_prefix",
+                     "add route allow nolog tcp 80 2001:db8::/64 ::/0 dockgate:0123456789ab:web",
+                     "one container address"},
+        refusal_case{"route_to_link_local",
+                     "add route allow nolog tcp 80 fe80::1 ::/0 dockgate:0123456789ab:web",
+                     "scope"},
+        refusal_case{"in_rule_to_address",
+                     "add in allow nolog tcp 80 2001:db8::2 ::/0 dockgate:0123456789ab:web",
+                     "::/0"},
+        refusal_case{"mixed_families",
+                     "add route allow nolog tcp 80 2001:db8::2 0.0.0.0/0 dockgate:0123456789ab:web",
+                     "families"},
         refusal_case{"not_our_tag", base + "admin:0123456789ab:web", "dockgate tag"},
         refusal_case{"short_id", base + "dockgate:0123:web", "dockgate tag"},
         refusal_case{"unknown_op", "reload", "expected 9 fields"},
-        refusal_case{"unknown_op_9", "flush route allow nolog tcp 80 2001:db8::2 ::/0 dockgate:0123456789ab:web", "unknown operation"},
-        refusal_case{"deny_action", "add route deny nolog tcp 80 2001:db8::2 ::/0 dockgate:0123456789ab:web", "action"},
+        refusal_case{"unknown_op_9",
+                     "flush route allow nolog tcp 80 2001:db8::2 ::/0 dockgate:0123456789ab:web",
+                     "unknown operation"},
+        refusal_case{"deny_action",
+                     "add route deny nolog tcp 80 2001:db8::2 ::/0 dockgate:0123456789ab:web",
+                     "action"},
         refusal_case{"oversized", std::string(600, 'a'), "longer than"}),
     [](const auto& param) { return std::string(param.param.name); });
 
@@ -115,7 +149,8 @@ TEST(executor_protocol, probe_responses_carry_the_write_path) {
         ASSERT_TRUE(back) << to_string(path);
         EXPECT_EQ(back->path, path);
     }
-    EXPECT_EQ(format_probe_response({true, true, false, write_path::batched}), "ok probe 1 1 0 batched");
+    EXPECT_EQ(format_probe_response({true, true, false, write_path::batched}),
+              "ok probe 1 1 0 batched");
     EXPECT_FALSE(parse_probe_response("ok probe 1 1 1 sideways"));
     EXPECT_FALSE(parse_probe_response("ok probe 1 2 1 batched"));
     EXPECT_FALSE(parse_probe_response("ok probe 1 1 1"));
@@ -129,9 +164,9 @@ TEST(executor_protocol, batch_headers_are_canonical_and_bounded) {
     EXPECT_EQ(format_request(*three.request), "batch 3");
     const auto largest = "batch " + std::to_string(max_batch_ops);
     EXPECT_TRUE(parse_request(largest).request);
-    for (const std::string& bad : std::vector<std::string>{"batch 0", "batch 03", "batch -1", "batch +3", "batch 3 ", "batch ",
-                                  "batch 3x", "batch " + std::to_string(max_batch_ops + 1),
-                                  "batch 99999999999999999999"}) {
+    for (const std::string& bad : std::vector<std::string>{
+             "batch 0", "batch 03", "batch -1", "batch +3", "batch 3 ", "batch ", "batch 3x",
+             "batch " + std::to_string(max_batch_ops + 1), "batch 99999999999999999999"}) {
         const auto parsed = parse_request(bad);
         EXPECT_FALSE(parsed.request) << bad;
     }

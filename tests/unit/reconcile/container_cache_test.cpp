@@ -53,7 +53,8 @@ TEST(container_cache, a_stop_that_arrives_while_its_inspect_is_pending_wins) {
     const auto round = cache.take_inspect_round();
     cache.begin_inspect(round[0]);
     EXPECT_TRUE(cache.on_event(event(event_kind::container_stop, 1)));
-    EXPECT_EQ(cache.finish_inspect(round[0], {false, running(1)}), inspect_effect::stopped_meanwhile);
+    EXPECT_EQ(cache.finish_inspect(round[0], {false, running(1)}),
+              inspect_effect::stopped_meanwhile);
     EXPECT_TRUE(cache.containers().empty());
     // A later start queues it again.
     cache.on_event(event(event_kind::container_start, 1));

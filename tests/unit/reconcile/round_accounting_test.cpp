@@ -1,10 +1,10 @@
 // Round accounting: counters, the owned-rule count and failed operations from ufw's answers.
+#include "dockgate/model/error.hpp"
 #include "dockgate/reconcile/round_accounting.hpp"
 
-#include "dockgate/model/error.hpp"
-#include "test_support.hpp"
-
 #include <gtest/gtest.h>
+
+#include "test_support.hpp"
 
 namespace dockgate {
 namespace {
@@ -24,11 +24,10 @@ apply_result answer(ufw_outcome outcome, boost::system::error_code ec = {}) {
 TEST(round_accounting, confirmed_adds_and_removes_move_the_owned_count_and_counters) {
     plan todo{{op(op_kind::remove, 81), op(op_kind::add, 80), op(op_kind::add, 443)}, {}};
     daemon_counters counters;
-    const auto out = account_round(
-        todo,
-        {answer(ufw_outcome::deleted), answer(ufw_outcome::added),
-         answer(ufw_outcome::already_present)},
-        3, 5, false, counters);
+    const auto out = account_round(todo,
+                                   {answer(ufw_outcome::deleted), answer(ufw_outcome::added),
+                                    answer(ufw_outcome::already_present)},
+                                   3, 5, false, counters);
     EXPECT_EQ(out.owned_rules, 5U) << "-1 removed, +1 added, already present was counted";
     EXPECT_FALSE(out.failed());
     EXPECT_EQ(counters.rules_added, 2U);
@@ -40,9 +39,10 @@ TEST(round_accounting, confirmed_adds_and_removes_move_the_owned_count_and_count
 TEST(round_accounting, failures_are_listed_with_their_error_and_drift_rounds_count_repairs) {
     plan todo{{op(op_kind::add, 80), op(op_kind::add, 443)}, {}};
     daemon_counters counters;
-    const auto out = account_round(
-        todo, {answer(ufw_outcome::error, make_error_code(errc::ufw_timeout)), answer(ufw_outcome::added)},
-        2, 0, true, counters);
+    const auto out = account_round(todo,
+                                   {answer(ufw_outcome::error, make_error_code(errc::ufw_timeout)),
+                                    answer(ufw_outcome::added)},
+                                   2, 0, true, counters);
     ASSERT_TRUE(out.failed());
     ASSERT_EQ(out.failures.size(), 1U);
     EXPECT_EQ(out.failures[0].action, "add");
@@ -57,8 +57,8 @@ TEST(round_accounting, failures_are_listed_with_their_error_and_drift_rounds_cou
 TEST(round_accounting, only_answered_operations_count_when_a_batch_stops_early) {
     plan todo{{op(op_kind::add, 80), op(op_kind::add, 443)}, {}};
     daemon_counters counters;
-    const auto out = account_round(todo, {answer(ufw_outcome::added), apply_result{}}, 1, 0, false,
-                                   counters);
+    const auto out =
+        account_round(todo, {answer(ufw_outcome::added), apply_result{}}, 1, 0, false, counters);
     EXPECT_EQ(out.owned_rules, 1U);
     EXPECT_FALSE(out.failed()) << "an unanswered operation is not a failure";
     EXPECT_EQ(counters.ufw_calls, 1U);

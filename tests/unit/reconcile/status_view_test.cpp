@@ -17,8 +17,9 @@ status_view sample() {
     view.in_sync = true;
     view.write_path = "batched";
     view.gauges = {2, 1, 1, 0};
-    container_view web{"0123456789ab", "web", {"route allow tcp from any to 2001:db8::2 port 80"},
-                       {}, {}, 0, std::nullopt};
+    container_view web{
+        "0123456789ab", "web", {"route allow tcp from any to 2001:db8::2 port 80"}, {}, {}, 0,
+        std::nullopt};
     web.rule_states.push_back({"route allow tcp ...", "dead", "Docker drops it", "use routed"});
     view.containers.push_back(web);
     return view;
@@ -62,8 +63,8 @@ TEST(status_view, metrics_counters_gauges_and_the_ufw_latency_histogram) {
 
 TEST(status_view, ufw_latency_lands_in_the_first_bucket_that_holds_it) {
     daemon_counters n;
-    n.record_ufw_latency(std::chrono::milliseconds(50));   // 0.05: on the bound
-    n.record_ufw_latency(std::chrono::milliseconds(51));   // 0.1
+    n.record_ufw_latency(std::chrono::milliseconds(50));    // 0.05: on the bound
+    n.record_ufw_latency(std::chrono::milliseconds(51));    // 0.1
     n.record_ufw_latency(std::chrono::milliseconds(40000)); // +Inf
     EXPECT_EQ(n.ufw_latency_buckets[0], 1U);
     EXPECT_EQ(n.ufw_latency_buckets[1], 1U);
@@ -91,7 +92,8 @@ TEST(status_view, json_document_has_every_section_the_cli_reads) {
     EXPECT_FALSE(doc["containers"][0].contains("why_no_rules"));
     EXPECT_EQ(doc["failed_operations"][0]["id"], "abcdefabcdef");
     EXPECT_TRUE(doc["counters"].contains("drift_corrections"));
-    EXPECT_TRUE(to_json(status_view{})["docker_setup"].is_null()) << "before Docker's setup is read";
+    EXPECT_TRUE(to_json(status_view{})["docker_setup"].is_null())
+        << "before Docker's setup is read";
 }
 
 TEST(status_view, status_line_says_health_docker_and_counts) {

@@ -182,18 +182,23 @@ TEST(RulesDocument, NoRuleWithoutAValidTagIsRetaggedWhateverItsShapeOrComment) {
     // refuses instead, and an admin's delete-by-comment can never reach them either.
     const std::string admin_blocks[] = {
         // a logging shape dockgate never writes
-        "\n### tuple ### allow_log-all tcp 22 ::/0 any ::/0 in\n-A ufw6-user-input -p tcp --dport 22 -j ACCEPT\n",
+        "\n### tuple ### allow_log-all tcp 22 ::/0 any ::/0 in\n-A ufw6-user-input -p tcp --dport "
+        "22 -j ACCEPT\n",
         // a comment that is not a dockgate tag
-        "\n### tuple ### allow tcp 22 ::/0 any ::/0 in comment=" + test::hex_encode("ssh for the admins") +
+        "\n### tuple ### allow tcp 22 ::/0 any ::/0 in comment=" +
+            test::hex_encode("ssh for the admins") +
             "\n-A ufw6-user-input -p tcp --dport 22 -j ACCEPT\n",
         // a comment that looks like dockgate's but is not a valid tag
-        "\n### tuple ### allow tcp 22 ::/0 any ::/0 in comment=" + test::hex_encode("dockgate:xyz:web") +
+        "\n### tuple ### allow tcp 22 ::/0 any ::/0 in comment=" +
+            test::hex_encode("dockgate:xyz:web") +
             "\n-A ufw6-user-input -p tcp --dport 22 -j ACCEPT\n",
         // a comment whose hex does not decode
-        "\n### tuple ### allow tcp 22 ::/0 any ::/0 in comment=zz\n-A ufw6-user-input -p tcp --dport 22 -j ACCEPT\n",
+        "\n### tuple ### allow tcp 22 ::/0 any ::/0 in comment=zz\n-A ufw6-user-input -p tcp "
+        "--dport 22 -j ACCEPT\n",
     };
     for (const auto& block : admin_blocks) {
-        auto doc = parse_or_fail("*filter\n### RULES ###\n" + block + "\n### END RULES ###\nCOMMIT\n");
+        auto doc =
+            parse_or_fail("*filter\n### RULES ###\n" + block + "\n### END RULES ###\nCOMMIT\n");
         const auto before = doc.render();
         for (const rule& ssh : {rule(rule_builder("::/0").input().port(22)),
                                 rule(rule_builder("::/0").input().port(22).log())}) {

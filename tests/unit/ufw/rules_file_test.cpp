@@ -1,13 +1,14 @@
-// Unit tests for the rules-file parser, run on files the installed ufw really wrote (tests/data/, see make-fixtures.sh).
+// Unit tests for the rules-file parser, run on files the installed ufw really wrote (tests/data/,
+// see make-fixtures.sh).
 #include "dockgate/ufw/rules_file.hpp"
-
-#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <string>
 #include <vector>
+
+#include "test_support.hpp"
 
 namespace dockgate {
 namespace {
@@ -37,22 +38,26 @@ std::vector<file_entry> user6_entries() {
          owner_tag{"fedcba987654", "git.example"}, true},
         {35, "route:allow_log tcp 8443 2001:db8::5 any ::/0 in", "dockgate:111111111111:api_v2",
          owner_tag{"111111111111", "api_v2"}, true},
-        {41, "route:limit_log tcp 2222 2001:db8::6 any 2001:db8:1234::/48 in", "dockgate:222222222222:office",
-         owner_tag{"222222222222", "office"}, true},
-        {49, "allow tcp 8081 ::/0 any ::/0 in", "dockgate:333333333333:pub", owner_tag{"333333333333", "pub"}, true},
+        {41, "route:limit_log tcp 2222 2001:db8::6 any 2001:db8:1234::/48 in",
+         "dockgate:222222222222:office", owner_tag{"222222222222", "office"}, true},
+        {49, "allow tcp 8081 ::/0 any ::/0 in", "dockgate:333333333333:pub",
+         owner_tag{"333333333333", "pub"}, true},
         // The admin's own rules: no comment, or a free-text UTF-8 comment.
         {52, "allow tcp 22 ::/0 any ::/0 in", "", std::nullopt, true},
-        {55, "route:allow tcp 9000 2001:db8::8 any ::/0 in", "Grafana f\xc3\xbcr das B\xc3\xbcro (ask J\xc3\xb6rg)",
-         std::nullopt, true},
+        {55, "route:allow tcp 9000 2001:db8::8 any ::/0 in",
+         "Grafana f\xc3\xbcr das B\xc3\xbcro (ask J\xc3\xb6rg)", std::nullopt, true},
         // dockgate-looking tags on shapes dockgate never writes: left alone, with a warning.
-        {58, "route:allow tcp 80 2001:db8::7 any ::/0 in_eth0!out_docker0", "dockgate:444444444444:ifaced",
+        {58, "route:allow tcp 80 2001:db8::7 any ::/0 in_eth0!out_docker0",
+         "dockgate:444444444444:ifaced", std::nullopt, false},
+        {61, "route:allow tcp 80 2001:db8::9 any ::/0 WWW - in", "dockgate:555555555555:appy",
          std::nullopt, false},
-        {61, "route:allow tcp 80 2001:db8::9 any ::/0 WWW - in", "dockgate:555555555555:appy", std::nullopt, false},
-        {64, "route:allow tcp 80,443 2001:db8::a any ::/0 in", "dockgate:666666666666:multi", std::nullopt, false},
-        {67, "route:allow_log-all tcp 80 2001:db8::b any ::/0 in", "dockgate:777777777777:logall", std::nullopt,
-         false},
+        {64, "route:allow tcp 80,443 2001:db8::a any ::/0 in", "dockgate:666666666666:multi",
+         std::nullopt, false},
+        {67, "route:allow_log-all tcp 80 2001:db8::b any ::/0 in", "dockgate:777777777777:logall",
+         std::nullopt, false},
         // Not a valid tag (upper-case id): simply not ours, no warning.
-        {73, "route:allow tcp 80 2001:db8::c any ::/0 in", "dockgate:0123456789AB:upper", std::nullopt, true},
+        {73, "route:allow tcp 80 2001:db8::c any ::/0 in", "dockgate:0123456789AB:upper",
+         std::nullopt, true},
         {76, "route:allow tcp 25 2001:db8::d any ::/0 in", "", std::nullopt, true},
     };
 }
@@ -92,7 +97,8 @@ TEST(rules_file, real_user_rules_ipv4) {
     const owner_tag web{"0123456789ab", "web"};
     expect_entries(contents,
                    {{20, "route:allow tcp 80 192.0.2.5 any 0.0.0.0/0 in", web_tag, web, true},
-                    {23, "route:limit_log udp 5000:5010 192.0.2.5 any 198.51.100.0/24 in", web_tag, web, true}});
+                    {23, "route:limit_log udp 5000:5010 192.0.2.5 any 198.51.100.0/24 in", web_tag,
+                     web, true}});
     EXPECT_TRUE(contents.warnings.empty());
 }
 
@@ -124,7 +130,8 @@ TEST(rules_file, crlf_file_reads_the_same) {
 
 TEST(rules_file, empty_and_tupleless_files) {
     EXPECT_TRUE(parse_rules_file("").entries.empty());
-    const auto contents = parse_rules_file("*filter\n:ufw6-user-input - [0:0]\n### RULES ###\n\n### END RULES ###\nCOMMIT\n");
+    const auto contents = parse_rules_file(
+        "*filter\n:ufw6-user-input - [0:0]\n### RULES ###\n\n### END RULES ###\nCOMMIT\n");
     EXPECT_TRUE(contents.entries.empty());
     EXPECT_TRUE(contents.warnings.empty());
 }
@@ -156,8 +163,9 @@ std::string replace_once(std::string text, const std::string& from, const std::s
 TEST(rules_file, bad_hex_comment_is_a_warning_and_never_ours) {
     const std::string web_hex = "comment=" + test::hex_encode(web_tag);
     auto text = test::test_data("user6.rules.sample");
-    text = replace_once(text, web_hex + "\n", "comment=646f636b67617465zz\n");      // line 18: not hex
-    text = replace_once(text, web_hex + "\n", "comment=" + test::hex_encode(web_tag).substr(1) + "\n"); // 21: odd
+    text = replace_once(text, web_hex + "\n", "comment=646f636b67617465zz\n"); // line 18: not hex
+    text = replace_once(text, web_hex + "\n",
+                        "comment=" + test::hex_encode(web_tag).substr(1) + "\n"); // 21: odd
     const auto contents = parse_rules_file(text);
     ASSERT_EQ(contents.entries.size(), user6_entries().size());
     for (const std::size_t i : {0U, 1U}) {
@@ -177,10 +185,15 @@ TEST(rules_file, bad_hex_comment_is_a_warning_and_never_ours) {
 TEST(rules_file, hand_written_lines_and_numbers) {
     const std::string text =
         "# first\n"
-        "### tuple ### route:allow tcp 80 2001:db8::2 any ::/0 in comment=" + test::hex_encode(web_tag) + "\n"
+        "### tuple ### route:allow tcp 80 2001:db8::2 any ::/0 in comment=" +
+        test::hex_encode(web_tag) +
         "\n"
-        "### tuple ###   route:allow tcp 81 2001:db8::2 any ::/0 in  \n" // stray spaces around the body
-        "### tuple ### route:allow tcp 82 2001:DB8::2 any ::/0 in comment=" + test::hex_encode(web_tag) + "\n"
+        "\n"
+        "### tuple ###   route:allow tcp 81 2001:db8::2 any ::/0 in  \n" // stray spaces around the
+                                                                         // body
+        "### tuple ### route:allow tcp 82 2001:DB8::2 any ::/0 in comment=" +
+        test::hex_encode(web_tag) +
+        "\n"
         "#### tuple ### route:allow tcp 83 2001:db8::2 any ::/0 in\n";
     const auto contents = parse_rules_file(text);
     ASSERT_EQ(contents.entries.size(), 3U);
@@ -194,7 +207,8 @@ TEST(rules_file, hand_written_lines_and_numbers) {
     EXPECT_FALSE(contents.entries[2].parsed.has_value());
     EXPECT_FALSE(contents.entries[2].owner.has_value());
     EXPECT_EQ(contents.warnings,
-              std::vector<std::string>{"line 5: dockgate tag on a rule shape dockgate never writes; left alone"});
+              std::vector<std::string>{
+                  "line 5: dockgate tag on a rule shape dockgate never writes; left alone"});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,10 +228,12 @@ std::vector<emitted_shape> emitted_shapes() {
         {"user6.rules.sample", rule_builder("2001:db8::3").udp().ports(6000, 6010)},
         {"user6.rules.sample", rule_builder("2001:db8::4").port(22).limit()},
         {"user6.rules.sample", rule_builder("2001:db8::5").port(8443).log()},
-        {"user6.rules.sample", rule_builder("2001:db8::6").port(2222).limit().log().from("2001:db8:1234::/48")},
+        {"user6.rules.sample",
+         rule_builder("2001:db8::6").port(2222).limit().log().from("2001:db8:1234::/48")},
         {"user6.rules.sample", rule_builder("::/0").input().port(8081)},
         {"user.rules.sample", rule_builder("192.0.2.5").port(80)},
-        {"user.rules.sample", rule_builder("192.0.2.5").udp().ports(5000, 5010).limit().log().from("198.51.100.0/24")},
+        {"user.rules.sample",
+         rule_builder("192.0.2.5").udp().ports(5000, 5010).limit().log().from("198.51.100.0/24")},
     };
 }
 
@@ -240,8 +256,9 @@ TEST_P(rules_file_shape, was_written_by_ufw_from_dockgates_own_argv) {
     const auto& shape = GetParam();
     const auto script = test::test_data("make-fixtures.sh");
     const auto contents = parse_rules_file(test::test_data(shape.fixture));
-    const auto entry = std::find_if(contents.entries.begin(), contents.entries.end(),
-                                    [&](const rules_file_entry& e) { return e.tuple == shape.r.tuple(); });
+    const auto entry =
+        std::find_if(contents.entries.begin(), contents.entries.end(),
+                     [&](const rules_file_entry& e) { return e.tuple == shape.r.tuple(); });
     ASSERT_NE(entry, contents.entries.end());
     const auto args = shape.r.ufw_add_args(entry->comment);
     std::string command;
@@ -249,7 +266,8 @@ TEST_P(rules_file_shape, was_written_by_ufw_from_dockgates_own_argv) {
         command += " ";
         command += (i + 1 == args.size()) ? "'" + args[i] + "'" : args[i];
     }
-    EXPECT_NE(script.find(command + "\n"), std::string::npos) << "make-fixtures.sh lacks:" << command;
+    EXPECT_NE(script.find(command + "\n"), std::string::npos)
+        << "make-fixtures.sh lacks:" << command;
 }
 
 INSTANTIATE_TEST_SUITE_P(dockgate_shapes, rules_file_shape, ::testing::ValuesIn(emitted_shapes()),
@@ -266,29 +284,32 @@ TEST_P(parse_tuple_refused, not_a_shape_dockgate_writes) {
 
 INSTANTIATE_TEST_SUITE_P(
     tuples, parse_tuple_refused,
-    ::testing::Values("", "route:allow", "route:allow tcp 80 2001:db8::2 any ::/0",
-                      "route:allow tcp 80 2001:db8::2 any ::/0 in extra",
-                      "route:allow tcp 80 2001:db8::2 any ::/0 in_eth0!out_docker0",
-                      "route:allow tcp 80 2001:db8::2 any ::/0 in_eth0",
-                      "route:allow tcp 80 2001:db8::2 any ::/0 out",
-                      "route:allow tcp 80 2001:db8::9 any ::/0 WWW - in",
-                      "route:allow tcp 80,443 2001:db8::2 any ::/0 in",
-                      "route:allow_log-all tcp 80 2001:db8::2 any ::/0 in",
-                      "route:deny tcp 80 2001:db8::2 any ::/0 in", "route:reject tcp 80 2001:db8::2 any ::/0 in",
-                      "route:limit_log_log tcp 80 2001:db8::2 any ::/0 in",
-                      "route:allow any 80 2001:db8::2 any ::/0 in", "route:allow sctp 80 2001:db8::2 any ::/0 in",
-                      "route:allow tcp any 2001:db8::2 any ::/0 in", "route:allow tcp 0080 2001:db8::2 any ::/0 in",
-                      "route:allow tcp 8010:8000 2001:db8::2 any ::/0 in",
-                      "route:allow tcp 80 2001:db8::2 53 ::/0 in",
-                      "route:allow tcp 80 2001:DB8::2 any ::/0 in",      // not canonical
-                      "route:allow tcp 80 2001:db8::2/128 any ::/0 in",  // not canonical
-                      "route:allow  tcp 80 2001:db8::2 any ::/0 in",     // not ufw's spacing
-                      "route:allow tcp 80 2001:db8::2 any 0.0.0.0/0 in", // mixed families
-                      "route:allow tcp 80 2001:db8::1/64 any ::/0 in", "route:allow tcp 80 banana any ::/0 in",
-                      "allow:route tcp 80 2001:db8::2 any ::/0 in"));
+    ::testing::Values(
+        "", "route:allow", "route:allow tcp 80 2001:db8::2 any ::/0",
+        "route:allow tcp 80 2001:db8::2 any ::/0 in extra",
+        "route:allow tcp 80 2001:db8::2 any ::/0 in_eth0!out_docker0",
+        "route:allow tcp 80 2001:db8::2 any ::/0 in_eth0",
+        "route:allow tcp 80 2001:db8::2 any ::/0 out",
+        "route:allow tcp 80 2001:db8::9 any ::/0 WWW - in",
+        "route:allow tcp 80,443 2001:db8::2 any ::/0 in",
+        "route:allow_log-all tcp 80 2001:db8::2 any ::/0 in",
+        "route:deny tcp 80 2001:db8::2 any ::/0 in", "route:reject tcp 80 2001:db8::2 any ::/0 in",
+        "route:limit_log_log tcp 80 2001:db8::2 any ::/0 in",
+        "route:allow any 80 2001:db8::2 any ::/0 in", "route:allow sctp 80 2001:db8::2 any ::/0 in",
+        "route:allow tcp any 2001:db8::2 any ::/0 in",
+        "route:allow tcp 0080 2001:db8::2 any ::/0 in",
+        "route:allow tcp 8010:8000 2001:db8::2 any ::/0 in",
+        "route:allow tcp 80 2001:db8::2 53 ::/0 in",
+        "route:allow tcp 80 2001:DB8::2 any ::/0 in",      // not canonical
+        "route:allow tcp 80 2001:db8::2/128 any ::/0 in",  // not canonical
+        "route:allow  tcp 80 2001:db8::2 any ::/0 in",     // not ufw's spacing
+        "route:allow tcp 80 2001:db8::2 any 0.0.0.0/0 in", // mixed families
+        "route:allow tcp 80 2001:db8::1/64 any ::/0 in", "route:allow tcp 80 banana any ::/0 in",
+        "allow:route tcp 80 2001:db8::2 any ::/0 in"));
 
 TEST(parse_tuple, reads_every_field) {
-    const auto r = parse_tuple("route:limit_log udp 6000:6010 2001:db8::3 any 2001:db8:1234::/48 in");
+    const auto r =
+        parse_tuple("route:limit_log udp 6000:6010 2001:db8::3 any 2001:db8:1234::/48 in");
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->kind, rule_kind::route);
     EXPECT_EQ(r->action, rule_action::limit);

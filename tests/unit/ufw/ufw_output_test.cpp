@@ -1,12 +1,13 @@
-// Unit tests for reading what a ufw run did from its exit code and output, and which outcomes confirm a change.
+// Unit tests for reading what a ufw run did from its exit code and output, and which outcomes
+// confirm a change.
 #include "dockgate/ufw/firewall.hpp"
 #include "dockgate/ufw/ufw_output.hpp"
-
-#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "test_support.hpp"
 
 namespace dockgate {
 namespace {
@@ -22,52 +23,61 @@ struct output_case {
 };
 
 // The usage text ufw prints before "Invalid syntax" (shortened).
-const std::string usage = "Usage: ufw COMMAND\n\nCommands:\n enable                          enables the firewall\n"
-                          " app default ARG                 set default application policy\n\n";
+const std::string usage =
+    "Usage: ufw COMMAND\n\nCommands:\n enable                          enables the firewall\n"
+    " app default ARG                 set default application policy\n\n";
 
 std::vector<output_case> output_cases() {
     return {
         // Rows of the facts table (A.1), as ufw 0.36.2 prints them.
         {"rule_added", 0, "Rule added (v6)\n", "", ufw_outcome::added, "Rule added (v6)"},
-        {"exact_duplicate", 0, "Skipping adding existing rule (v6)\n", "", ufw_outcome::already_present,
-         "Skipping adding existing rule (v6)"},
-        {"comment_replaced", 0, "Rule updated (v6)\n", "", ufw_outcome::updated, "Rule updated (v6)"},
+        {"exact_duplicate", 0, "Skipping adding existing rule (v6)\n", "",
+         ufw_outcome::already_present, "Skipping adding existing rule (v6)"},
+        {"comment_replaced", 0, "Rule updated (v6)\n", "", ufw_outcome::updated,
+         "Rule updated (v6)"},
         {"rule_deleted", 0, "Rule deleted (v6)\n", "", ufw_outcome::deleted, "Rule deleted (v6)"},
-        {"delete_missing", 0, "Could not delete non-existent rule (v6)\n", "", ufw_outcome::not_found,
-         "Could not delete non-existent rule (v6)"},
-        {"ufw_inactive", 0, "Rules updated (v6)\n", "", ufw_outcome::recorded, "Rules updated (v6)"},
+        {"delete_missing", 0, "Could not delete non-existent rule (v6)\n", "",
+         ufw_outcome::not_found, "Could not delete non-existent rule (v6)"},
+        {"ufw_inactive", 0, "Rules updated (v6)\n", "", ufw_outcome::recorded,
+         "Rules updated (v6)"},
         {"ipv6_disabled", 1, "", "ERROR: IPv6 support not enabled\n", ufw_outcome::error,
          "ERROR: IPv6 support not enabled"},
         {"bad_address", 1, "", "ERROR: Bad destination address\n", ufw_outcome::error,
          "ERROR: Bad destination address"},
-        {"bad_port", 1, "", "ERROR: Bad port '70000'\n", ufw_outcome::error, "ERROR: Bad port '70000'"},
+        {"bad_port", 1, "", "ERROR: Bad port '70000'\n", ufw_outcome::error,
+         "ERROR: Bad port '70000'"},
         {"bad_protocol", 1, "", "ERROR: Unsupported protocol 'sctp'\n", ufw_outcome::error,
          "ERROR: Unsupported protocol 'sctp'"},
-        {"quote_in_comment", 1, usage, "ERROR: Invalid syntax\n", ufw_outcome::error, "ERROR: Invalid syntax"},
-        {"delete_number_out_of_range", 1, "", "ERROR: Could not find rule '5'\n", ufw_outcome::error,
-         "Could not find rule '5'"},
-        {"insert_bad_position", 1, "", "ERROR: Invalid position '1'\n", ufw_outcome::error, "Invalid position '1'"},
+        {"quote_in_comment", 1, usage, "ERROR: Invalid syntax\n", ufw_outcome::error,
+         "ERROR: Invalid syntax"},
+        {"delete_number_out_of_range", 1, "", "ERROR: Could not find rule '5'\n",
+         ufw_outcome::error, "Could not find rule '5'"},
+        {"insert_bad_position", 1, "", "ERROR: Invalid position '1'\n", ufw_outcome::error,
+         "Invalid position '1'"},
         // ufw stored something else than asked (2001:0DB8:0000::0001): rc 0, but never a success.
-        {"normalised", 0, "Rule added (v6)\n", "WARN: Rule changed after normalization\n", ufw_outcome::error,
-         "WARN: Rule changed after normalization"},
-        {"normalised_inactive", 0, "Rules updated (v6)\n", "WARN: Rule changed after normalization\n",
-         ufw_outcome::error, "Rule changed after normalization"},
+        {"normalised", 0, "Rule added (v6)\n", "WARN: Rule changed after normalization\n",
+         ufw_outcome::error, "WARN: Rule changed after normalization"},
+        {"normalised_inactive", 0, "Rules updated (v6)\n",
+         "WARN: Rule changed after normalization\n", ufw_outcome::error,
+         "Rule changed after normalization"},
         // Other ufw output.
-        {"harmless_warning", 0, "Rule added (v6)\n", "WARN: /tmp is world writable!\n", ufw_outcome::added,
-         "Rule added (v6)"},
+        {"harmless_warning", 0, "Rule added (v6)\n", "WARN: /tmp is world writable!\n",
+         ufw_outcome::added, "Rule added (v6)"},
         {"both_families", 0, "Rule added\nRule added (v6)\n", "", ufw_outcome::added, "Rule added"},
         {"error_wins_over_stdout", 1, "Rule added (v6)\n", "ERROR: problem running ip6tables: x\n",
          ufw_outcome::error, "ERROR: problem running ip6tables"},
-        {"error_with_exit_code_zero", 0, "Rule added (v6)\n", "ERROR: something\n", ufw_outcome::error,
-         "ERROR: something"},
-        {"nonzero_exit_without_error_line", 2, "Rule added (v6)\n", "Traceback (most recent call last):\n",
-         ufw_outcome::error, "exit code 2"},
+        {"error_with_exit_code_zero", 0, "Rule added (v6)\n", "ERROR: something\n",
+         ufw_outcome::error, "ERROR: something"},
+        {"nonzero_exit_without_error_line", 2, "Rule added (v6)\n",
+         "Traceback (most recent call last):\n", ufw_outcome::error, "exit code 2"},
         {"nonzero_exit_silent", 1, "", "", ufw_outcome::error, "exit code 1"},
         {"limit_unsupported", 0, "Skipping unsupported IPv6 'limit' rule\n", "", ufw_outcome::error,
          "unrecognised output"},
-        {"unknown_output", 0, "Something new in ufw 0.37\n", "", ufw_outcome::error, "unrecognised output"},
+        {"unknown_output", 0, "Something new in ufw 0.37\n", "", ufw_outcome::error,
+         "unrecognised output"},
         {"no_output", 0, "", "", ufw_outcome::error, "unrecognised output"},
-        {"prompt", 0, "Proceed with operation (y|n)? Aborted\n", "", ufw_outcome::error, "unrecognised output"},
+        {"prompt", 0, "Proceed with operation (y|n)? Aborted\n", "", ufw_outcome::error,
+         "unrecognised output"},
     };
 }
 
@@ -116,15 +126,14 @@ TEST_P(ufw_confirms, add_and_remove) {
     EXPECT_EQ(outcome_confirms(op_kind::remove, c.outcome), c.confirms_remove) << c.outcome;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    outcomes, ufw_confirms,
-    ::testing::Values(confirm_case{ufw_outcome::added, true, false},
-                      confirm_case{ufw_outcome::updated, true, false},
-                      confirm_case{ufw_outcome::already_present, true, false},
-                      confirm_case{ufw_outcome::recorded, true, true},
-                      confirm_case{ufw_outcome::deleted, false, true},
-                      confirm_case{ufw_outcome::not_found, false, true},
-                      confirm_case{ufw_outcome::error, false, false}));
+INSTANTIATE_TEST_SUITE_P(outcomes, ufw_confirms,
+                         ::testing::Values(confirm_case{ufw_outcome::added, true, false},
+                                           confirm_case{ufw_outcome::updated, true, false},
+                                           confirm_case{ufw_outcome::already_present, true, false},
+                                           confirm_case{ufw_outcome::recorded, true, true},
+                                           confirm_case{ufw_outcome::deleted, false, true},
+                                           confirm_case{ufw_outcome::not_found, false, true},
+                                           confirm_case{ufw_outcome::error, false, false}));
 
 } // namespace
 } // namespace dockgate

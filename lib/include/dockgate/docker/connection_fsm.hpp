@@ -20,8 +20,16 @@ enum class conn_state {
 };
 
 enum class conn_input {
-    start, ping_ok, ping_failed, subscribed, subscribe_failed,
-    snapshot_ok, snapshot_failed, stream_lost, backoff_elapsed, stop,
+    start,
+    ping_ok,
+    ping_failed,
+    subscribed,
+    subscribe_failed,
+    snapshot_ok,
+    snapshot_failed,
+    stream_lost,
+    backoff_elapsed,
+    stop,
 };
 
 enum class conn_action_kind { ping, subscribe, snapshot, stream, wait, close, none };
@@ -69,7 +77,11 @@ class connection_fsm {
 const char* to_string(conn_state state);
 const char* to_string(conn_input input);
 const char* to_string(conn_action_kind kind);
-inline std::ostream& operator<<(std::ostream& os, conn_state s) { return os << to_string(s); }
-inline std::ostream& operator<<(std::ostream& os, conn_action_kind k) { return os << to_string(k); }
+inline std::ostream& operator<<(std::ostream& os, conn_state s) {
+    return os << to_string(s);
+}
+inline std::ostream& operator<<(std::ostream& os, conn_action_kind k) {
+    return os << to_string(k);
+}
 
 } // namespace dockgate

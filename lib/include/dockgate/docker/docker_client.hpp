@@ -68,8 +68,7 @@ class event_stream {
   private:
     using unix_stream =
         beast::basic_stream<local_stream, asio::any_io_executor, beast::unlimited_rate_policy>;
-    using chunk_callback =
-        std::function<std::size_t(std::uint64_t, std::string_view, error_code&)>;
+    using chunk_callback = std::function<std::size_t(std::uint64_t, std::string_view, error_code&)>;
 
     unix_stream stream_;
     beast::flat_buffer buffer_;

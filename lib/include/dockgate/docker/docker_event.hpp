@@ -8,9 +8,9 @@
 namespace dockgate {
 
 enum class event_kind {
-    container_start,   ///< container started: inspect it and add its rules
-    container_stop,    ///< die or destroy: its rules go
-    network_change,    ///< connect/disconnect: its addresses may have changed, re-inspect
+    container_start, ///< container started: inspect it and add its rules
+    container_stop,  ///< die or destroy: its rules go
+    network_change,  ///< connect/disconnect: its addresses may have changed, re-inspect
 };
 const char* to_string(event_kind kind);
 

@@ -30,7 +30,15 @@ struct ip_prefix {
 std::optional<ip_prefix> parse_prefix(std::string_view text, std::string* why = nullptr);
 
 /// Address scope as far as dockgate cares: only `global` addresses get rules by default.
-enum class address_scope { global, unique_local, link_local, loopback, multicast, unspecified, other };
+enum class address_scope {
+    global,
+    unique_local,
+    link_local,
+    loopback,
+    multicast,
+    unspecified,
+    other
+};
 address_scope scope_of(const ip_prefix& address);
 const char* to_string(address_scope scope);
 

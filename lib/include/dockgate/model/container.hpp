@@ -20,7 +20,7 @@ struct network_attachment {
 
 struct port_binding {
     std::uint16_t container_port = 0;
-    std::string proto;      ///< "tcp", "udp" or "sctp" as Docker reports it
+    std::string proto; ///< "tcp", "udp" or "sctp" as Docker reports it
     std::uint16_t host_port = 0;
     /// Published only on 127.0.0.1 and/or ::1: reachable from this host alone.
     bool loopback_only = false;

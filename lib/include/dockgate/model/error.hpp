@@ -31,7 +31,8 @@ enum class errc {
     ufw_unexpected_output,
     /// ufw's rules file could not be read.
     rules_file_unreadable,
-    /// The operation was cancelled by dockgate itself: a resync closed the stream, or it is stopping.
+    /// The operation was cancelled by dockgate itself: a resync closed the stream, or it is
+    /// stopping.
     shutting_down,
     /// The privileged executor could not be reached or did not answer in time.
     executor_unavailable,

@@ -2,9 +2,9 @@
 #pragma once
 
 #include "dockgate/model/container.hpp"
-#include "dockgate/policy/policy.hpp"
 #include "dockgate/model/rule.hpp"
 #include "dockgate/model/text.hpp" // printable(), which the callers of evaluate() log with
+#include "dockgate/policy/policy.hpp"
 
 #include <string>
 #include <vector>

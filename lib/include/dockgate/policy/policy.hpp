@@ -46,9 +46,9 @@ struct policy {
     /// Ports labels may never name directly; wins over allowed_ports. Profiles are the
     /// admin's own words and are not checked against it.
     std::vector<port_spec> denied_ports;
-    std::vector<std::string> networks;    ///< eligible Docker networks; empty: all
-    std::vector<ip_prefix> prefixes;      ///< eligible container addresses
-    std::vector<ip_prefix> sources;       ///< prefixes that fw.allow.from may name
+    std::vector<std::string> networks; ///< eligible Docker networks; empty: all
+    std::vector<ip_prefix> prefixes;   ///< eligible container addresses
+    std::vector<ip_prefix> sources;    ///< prefixes that fw.allow.from may name
     std::size_t max_rules_per_container = 64;
     /// Most rules carrying dockgate's tag that the executor lets ufw's rules files hold at once.
     std::size_t max_rules_total = 10000;

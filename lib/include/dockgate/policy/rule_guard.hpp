@@ -2,8 +2,8 @@
 // policy.
 #pragma once
 
-#include "dockgate/policy/policy.hpp"
 #include "dockgate/model/rule.hpp"
+#include "dockgate/policy/policy.hpp"
 #include "dockgate/ufw/rules_file.hpp"
 
 #include <cstddef>

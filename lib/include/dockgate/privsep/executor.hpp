@@ -59,7 +59,8 @@ class remote_firewall final : public firewall {
   private:
     bool connect_once();
     /// Sends `request`; fills `replies` with every message up to and including the final one.
-    boost::system::error_code exchange(const std::string& request, std::vector<std::string>& replies);
+    boost::system::error_code exchange(const std::string& request,
+                                       std::vector<std::string>& replies);
     boost::system::error_code exchange_once(const std::string& request,
                                             std::vector<std::string>& replies);
     void disconnect();

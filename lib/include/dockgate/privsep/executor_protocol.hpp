@@ -1,8 +1,8 @@
 // The privileged executor's request language: a few typed, canonical, single-line messages.
 #pragma once
 
-#include "dockgate/ufw/firewall.hpp"
 #include "dockgate/model/rule.hpp"
+#include "dockgate/ufw/firewall.hpp"
 
 #include <cstddef>
 #include <optional>

@@ -32,7 +32,8 @@ class host_setup {
     asio::awaitable<void> refresh(docker_client& docker, const policy& pol);
     /// Makes after6.rules and the kernel hold the host rules the posture wants; false (and
     /// counted as a failure) when they cannot be written.
-    asio::awaitable<bool> ensure_host_rules(bool ufw_active, bool dry_run, daemon_counters& counters);
+    asio::awaitable<bool> ensure_host_rules(bool ufw_active, bool dry_run,
+                                            daemon_counters& counters);
     /// Logs each change of a rule's or published port's state once.
     void log_changes(const containers_assessment& assessed) const;
 

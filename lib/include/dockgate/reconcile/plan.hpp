@@ -24,8 +24,8 @@ struct rule_op {
 };
 
 struct plan {
-    std::vector<rule_op> ops;                ///< removals first: stale access closes first
-    std::vector<owned_rule> admin_covered;   ///< wanted, but an admin rule for the same tuple exists
+    std::vector<rule_op> ops;              ///< removals first: stale access closes first
+    std::vector<owned_rule> admin_covered; ///< wanted, but an admin rule for the same tuple exists
     [[nodiscard]] bool empty() const { return ops.empty(); }
 };
 

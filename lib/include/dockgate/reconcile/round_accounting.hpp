@@ -1,4 +1,5 @@
-// What one reconcile round did: its plan and ufw's answers in; counters, owned rules and failures out.
+// What one reconcile round did: its plan and ufw's answers in; counters, owned rules and failures
+// out.
 #pragma once
 
 #include "dockgate/reconcile/plan.hpp"

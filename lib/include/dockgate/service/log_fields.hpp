@@ -1,4 +1,5 @@
-// Structured log fields (CONTAINER_NAME, RULE, ...) attached to spdlog messages, and the journal sink.
+// Structured log fields (CONTAINER_NAME, RULE, ...) attached to spdlog messages, and the journal
+// sink.
 #pragma once
 
 #include <spdlog/sinks/base_sink.h>

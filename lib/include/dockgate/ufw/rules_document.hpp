@@ -1,4 +1,5 @@
-// ufw's user6.rules as an editable document: header, one block per rule, footer; edited as ufw edits it.
+// ufw's user6.rules as an editable document: header, one block per rule, footer; edited as ufw
+// edits it.
 #pragma once
 
 #include "dockgate/reconcile/plan.hpp"
@@ -31,7 +32,8 @@ struct rules_document {
 
 /// Splits a rules file; nullopt (with `why`) when the RULES markers are missing or something
 /// other than rule blocks stands between them.
-std::optional<rules_document> parse_rules_document(std::string_view text, std::string* why = nullptr);
+std::optional<rules_document> parse_rules_document(std::string_view text,
+                                                   std::string* why = nullptr);
 
 /// True for rules the generator can write itself: IPv6 allow rules (with or without logging).
 /// Rate-limited rules depend on a kernel capability that `ufw --dry-run` cannot probe, so they
@@ -53,6 +55,7 @@ ufw_verdict apply_to_document(rules_document& doc, const rule_op& op);
 /// must match byte for byte; header and footer too, except the rate-limit chains and section,
 /// which a dry run always leaves out (it cannot probe the kernel) while a real run writes them
 /// when the kernel supports them. Returns nullopt when equal, else the first difference.
-std::optional<std::string> compare_with_dry_run(const rules_document& ours, std::string_view dry_run_output);
+std::optional<std::string> compare_with_dry_run(const rules_document& ours,
+                                                std::string_view dry_run_output);
 
 } // namespace dockgate

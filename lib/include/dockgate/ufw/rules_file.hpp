@@ -13,8 +13,8 @@ namespace dockgate {
 /// One "### tuple ###" line of a ufw rules file.
 struct rules_file_entry {
     int line = 0;
-    std::string tuple;   ///< the tuple text without " comment=..."
-    std::string comment; ///< decoded comment text (empty when none or undecodable)
+    std::string tuple;              ///< the tuple text without " comment=..."
+    std::string comment;            ///< decoded comment text (empty when none or undecodable)
     std::optional<owner_tag> owner; ///< set only when the comment is a valid dockgate tag
     std::optional<rule> parsed;     ///< set only for tuple shapes dockgate itself writes
 };

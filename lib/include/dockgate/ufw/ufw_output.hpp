@@ -7,13 +7,13 @@
 namespace dockgate {
 
 enum class ufw_outcome {
-    added,            ///< "Rule added"
-    updated,          ///< "Rule updated": same tuple, comment replaced
-    recorded,         ///< "Rules updated": ufw inactive, written to the file only
-    already_present,  ///< "Skipping adding existing rule"
-    deleted,          ///< "Rule deleted"
-    not_found,        ///< "Could not delete non-existent rule"
-    error,            ///< non-zero exit, "ERROR:", or output that confirms nothing
+    added,           ///< "Rule added"
+    updated,         ///< "Rule updated": same tuple, comment replaced
+    recorded,        ///< "Rules updated": ufw inactive, written to the file only
+    already_present, ///< "Skipping adding existing rule"
+    deleted,         ///< "Rule deleted"
+    not_found,       ///< "Could not delete non-existent rule"
+    error,           ///< non-zero exit, "ERROR:", or output that confirms nothing
 };
 const char* to_string(ufw_outcome outcome);
 
