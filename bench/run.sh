@@ -624,11 +624,20 @@ render() {
     done
 }
 render
+# The hand-kept history below the table ("## History and notes") survives a new run.
+history=""
+if [[ -f $RESULTS ]]; then
+    history=$(sed -n '/^## History and notes/,$p' "$RESULTS")
+fi
 {
     echo "# dockgate benchmark: last results"
     echo
     echo "Written by \`bench/run.sh\` (see [README.md](README.md) for what is measured and how)."
     echo
     render
+    if [[ -n $history ]]; then
+        echo
+        printf '%s\n' "$history"
+    fi
 } >"$RESULTS"
 log "table written to $RESULTS; raw samples and the daemon's log in $OUT/"
