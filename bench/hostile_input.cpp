@@ -95,7 +95,7 @@ void status_curve() {
         }
         controller_settings settings;
         settings.docker.socket_path = engine.socket_path();
-        settings.drift_interval = std::chrono::milliseconds(0);
+        settings.schedule.drift_interval = std::chrono::milliseconds(0);
         auto log = std::make_shared<spdlog::logger>(
             "bench", std::make_shared<spdlog::sinks::null_sink_mt>());
         controller ctl(ioc, settings, builtin_policy(), firewall, log);

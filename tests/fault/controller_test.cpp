@@ -43,8 +43,8 @@ class controller_test : public ::testing::Test {
         settings_.docker.request_timeout = 300ms;
         settings_.backoff = {10ms, 80ms};
         settings_.health_interval = 100ms;
-        settings_.coalesce_window = 1ms;
-        settings_.drift_interval = 0ms;
+        settings_.schedule.coalesce_window = 1ms;
+        settings_.schedule.drift_interval = 0ms;
         settings_.max_event_line = 4096;
         firewall_.answer_delay = 5ms;
     }
@@ -462,7 +462,7 @@ TEST_F(controller_test, failed_ufw_operations_are_retried) {
     firewall_.fail_next = 2;
     const auto a = web(14, "2001:db8:1::f");
     engine_.containers[a.id] = a;
-    settings_.retry_initial = 10ms;
+    settings_.schedule.retry_initial = 10ms;
     start();
     ASSERT_TRUE(run_until([&] { return in_sync_with({route_tuple("2001:db8:1::f", 80)}); }, 8s))
         << log_text_.str();
@@ -476,7 +476,7 @@ namespace dockgate {
 namespace {
 
 TEST_F(controller_test, drift_timer_restores_deleted_rules_and_removes_stale_ones) {
-    settings_.drift_interval = 50ms;
+    settings_.schedule.drift_interval = 50ms;
     const auto a = web(15, "2001:db8:1::10");
     engine_.containers[a.id] = a;
     start();
@@ -496,7 +496,7 @@ TEST_F(controller_test, drift_timer_restores_deleted_rules_and_removes_stale_one
 }
 
 TEST_F(controller_test, flapping_container_applies_only_its_final_state) {
-    settings_.coalesce_window = 50ms;
+    settings_.schedule.coalesce_window = 50ms;
     start();
     ASSERT_TRUE(run_until([&] { return engine_.open_streams() == 1 && synced_ >= 1; }));
     const auto a = web(16, "2001:db8:1::11");
@@ -512,7 +512,7 @@ TEST_F(controller_test, flapping_container_applies_only_its_final_state) {
 }
 
 TEST_F(controller_test, a_write_lost_to_a_concurrent_ufw_is_restored_by_the_recheck) {
-    settings_.recheck_after_write = 200ms; // the drift timer is off (0) in these tests
+    settings_.schedule.recheck_after_write = 200ms; // the drift timer is off (0) in these tests
     start();
     ASSERT_TRUE(run_until([&] { return engine_.open_streams() == 1 && synced_ >= 1; }));
     const auto a = web(19, "2001:db8:1::14");
@@ -534,7 +534,7 @@ TEST_F(controller_test, a_reconnect_with_a_re_read_or_retry_pending_still_happen
     // Found by lab.docker_restart under ASan: a rule written just before dockerd stopped left
     // a re-read due while Docker was away, and the loop, unable to act without a snapshot,
     // spun on it without yielding: no reconnect, no SIGTERM handling.
-    settings_.recheck_after_write = 30ms;
+    settings_.schedule.recheck_after_write = 30ms;
     const auto a = web(22, "2001:db8:1::15");
     engine_.containers[a.id] = a;
     start();
@@ -754,7 +754,7 @@ TEST_F(controller_test, status_reports_containers_rules_rejections_and_failures)
     auto a = web(20, "2001:db8:1::15", "http,0080");
     engine_.containers[a.id] = a;
     firewall_.fail_next = 1;
-    settings_.retry_initial = 10s; // keep the failure visible
+    settings_.schedule.retry_initial = 10s; // keep the failure visible
     start();
     ASSERT_TRUE(run_until([&] { return ctl_->status()["failed_operations"].size() == 1; }));
     const auto status = ctl_->status();

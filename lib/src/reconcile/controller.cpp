@@ -11,11 +11,6 @@
 namespace dockgate {
 namespace {
 
-schedule_settings schedule_of(const controller_settings& s) {
-    return {s.drift_interval, s.coalesce_window, s.recheck_after_write,
-            s.retry_initial,  s.retry_max,       s.verify_poll};
-}
-
 docker_watch_settings watch_of(const controller_settings& s) {
     return {s.docker, s.backoff, s.health_interval, s.max_event_line};
 }
@@ -39,7 +34,7 @@ controller::controller(asio::io_context& ioc, controller_settings settings, poli
               [this](std::vector<container_info> running) { take_snapshot(std::move(running)); },
               [this] { schedule_.snapshot_lost(); }},
              running_loops_),
-      cache_(settings_.max_inspects_per_round), schedule_(schedule_of(settings_), now()),
+      cache_(settings_.max_inspects_per_round), schedule_(settings_.schedule, now()),
       dirty_signal_(ioc), setup_(fw, worker_, log_) {}
 
 controller::~controller() {
@@ -195,7 +190,7 @@ asio::awaitable<void> controller::reconcile_loop() {
             break;
         }
         if (step.coalesce_first) {
-            dirty_signal_.expires_after(settings_.coalesce_window);
+            dirty_signal_.expires_after(settings_.schedule.coalesce_window);
             co_await dirty_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         }
         schedule_.round_started();

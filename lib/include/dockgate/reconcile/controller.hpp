@@ -34,19 +34,8 @@ struct controller_settings {
     /// How often /_ping checks the event stream; a failed ping reconnects. 0 (the default):
     /// ping on each drift tick, so that an idle daemon wakes only for the drift timer.
     std::chrono::milliseconds health_interval{0};
-    /// Events within this window are applied together (start/die flapping collapses).
-    std::chrono::milliseconds coalesce_window{10};
-    /// Full re-read of ufw's rules to catch hand edits (drift); 0 disables.
-    std::chrono::milliseconds drift_interval{60000};
-    /// After a round that changed ufw, read its rules once more this much later: a ufw command
-    /// an admin started before that write can save its older copy over it (ufw's own
-    /// read-modify-write race), and this catches that long before the drift timer; 0 disables.
-    std::chrono::milliseconds recheck_after_write{2000};
-    /// First and longest wait before failed ufw operations are tried again.
-    std::chrono::milliseconds retry_initial{1000};
-    std::chrono::milliseconds retry_max{60000};
-    /// While ufw's batched path is being verified, how often the status is looked at again.
-    std::chrono::milliseconds verify_poll{1000};
+    /// When rounds run: coalescing, drift, re-check after a write, retries (reconcile_schedule).
+    schedule_settings schedule;
     /// Longest event line accepted from the stream.
     std::size_t max_event_line = 1U << 20U;
     /// Containers inspected before a round writes rules (see container_cache).

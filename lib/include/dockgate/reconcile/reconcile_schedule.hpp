@@ -22,7 +22,9 @@ struct schedule_settings {
     std::chrono::milliseconds drift_interval{60000};
     /// Events within this window are applied together (start/die flapping collapses).
     std::chrono::milliseconds coalesce_window{10};
-    /// Re-read ufw's rules this long after a round that wrote to it; 0 disables.
+    /// Re-read ufw's rules this long after a round that wrote to it: a ufw command an admin
+    /// started before that write can save its older copy over it (ufw's own read-modify-write
+    /// race), and this catches that long before the drift timer; 0 disables.
     std::chrono::milliseconds recheck_after_write{2000};
     /// First and longest wait before failed operations are tried again (doubling between).
     std::chrono::milliseconds retry_initial{1000};
