@@ -305,6 +305,57 @@ TEST_F(controller_test, a_status_client_that_never_reads_delays_no_one) {
     ::unlink(path.c_str());
 }
 
+TEST_F(controller_test, idle_metrics_connections_delay_no_scrape_and_past_the_cap_are_closed) {
+    // Six idle TCP connections used to delay a scrape by 30 s (one connection at a time).
+    const auto a = web(1, "2001:db8:1::2");
+    engine_.containers[a.id] = a;
+    start();
+    ASSERT_TRUE(run_until([&] { return synced_ >= 1; }));
+    metrics_server server(ioc_, *ctl_, "127.0.0.1:0", {3, 2000ms});
+    server.start();
+    const asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), server.port());
+    std::vector<std::unique_ptr<asio::ip::tcp::socket>> idle;
+    for (int i = 0; i < 2; ++i) {
+        idle.push_back(std::make_unique<asio::ip::tcp::socket>(ioc_));
+        idle.back()->connect(endpoint);
+    }
+    run_until([] { return false; }, 50ms); // the server accepts them and waits for requests
+    auto scrape = [&](std::string& text) {
+        asio::ip::tcp::socket client(ioc_);
+        client.connect(endpoint);
+        const std::string request = "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        asio::write(client, asio::buffer(request));
+        bool done = false;
+        asio::co_spawn(
+            ioc_,
+            [&]() -> asio::awaitable<void> {
+                error_code ec;
+                co_await asio::async_read(client, asio::dynamic_buffer(text),
+                                          asio::redirect_error(asio::use_awaitable, ec));
+                done = true;
+            },
+            asio::detached);
+        return run_until([&] { return done; }, 1500ms);
+    };
+    std::string text;
+    ASSERT_TRUE(scrape(text)) << "the scrape waited for the idle connections";
+    EXPECT_NE(text.find("200 OK"), std::string::npos) << text.substr(0, 200);
+    EXPECT_NE(text.find("dockgate_owned_rules 1"), std::string::npos) << text;
+    // At the cap (2 idle + 1 more), a further connection is closed at once, unanswered.
+    idle.push_back(std::make_unique<asio::ip::tcp::socket>(ioc_));
+    idle.back()->connect(endpoint);
+    run_until([] { return false; }, 50ms);
+    std::string refused;
+    scrape(refused);
+    EXPECT_EQ(refused.find("200 OK"), std::string::npos) << "over the cap: " << refused;
+    // Past their deadline the idle ones are gone and scrapes are answered again.
+    run_until([] { return false; }, 2200ms);
+    std::string again;
+    ASSERT_TRUE(scrape(again));
+    EXPECT_NE(again.find("200 OK"), std::string::npos);
+    server.stop();
+}
+
 TEST_F(controller_test, event_headers_that_never_come_time_out_and_are_retried) {
     engine_.events_headers_never = true;
     start();

@@ -80,21 +80,26 @@ void status_server::stop() {
     acceptor_.close(ignored);
 }
 
-asio::awaitable<void> status_server::accept_loop() {
-    while (acceptor_.is_open()) {
+namespace {
+
+/// Accepts until the acceptor is closed. Each connection is answered in its own coroutine, so
+/// that an idle client delays no one; past `max_connections` a new one is closed at once (as
+/// `peer` goes), and the clients already in get served first.
+template <class Acceptor, class Answer>
+asio::awaitable<void> accept_bounded(Acceptor& acceptor, const std::size_t& active,
+                                     std::size_t max_connections, Answer answer) {
+    while (acceptor.is_open()) {
         error_code ec;
-        auto peer = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        auto peer = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             co_return;
         }
-        if (active_ >= limits_.max_connections) {
-            continue; // closed as `peer` goes: the clients already in get served first
+        if (active >= max_connections) {
+            continue;
         }
-        asio::co_spawn(acceptor_.get_executor(), answer(std::move(peer)), asio::detached);
+        asio::co_spawn(acceptor.get_executor(), answer(std::move(peer)), asio::detached);
     }
 }
-
-namespace {
 
 /// Closes `socket` when `deadline` passes unless the returned guard is dropped first.
 template <class Socket>
@@ -120,6 +125,11 @@ struct connection_count {
 };
 
 } // namespace
+
+asio::awaitable<void> status_server::accept_loop() {
+    return accept_bounded(acceptor_, active_, limits_.max_connections,
+                          [this](local_stream::socket peer) { return answer(std::move(peer)); });
+}
 
 asio::awaitable<void> status_server::answer(local_stream::socket socket) {
     const connection_count counted(active_);
@@ -169,18 +179,8 @@ void metrics_server::stop() {
 }
 
 asio::awaitable<void> metrics_server::accept_loop() {
-    while (acceptor_.is_open()) {
-        error_code ec;
-        auto peer = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) {
-            co_return;
-        }
-        if (active_ >= limits_.max_connections) {
-            continue; // closed as `peer` goes
-        }
-        // Each scrape in its own coroutine: an idle connection does not delay the next one.
-        asio::co_spawn(acceptor_.get_executor(), answer(std::move(peer)), asio::detached);
-    }
+    return accept_bounded(acceptor_, active_, limits_.max_connections,
+                          [this](asio::ip::tcp::socket peer) { return answer(std::move(peer)); });
 }
 
 asio::awaitable<void> metrics_server::answer(asio::ip::tcp::socket socket) {
