@@ -23,6 +23,15 @@ schedule_settings settings() {
     return s;
 }
 
+/// A schedule whose first round (the snapshot's) has begun at t0.
+reconcile_schedule after_first_round(const schedule_settings& config = settings()) {
+    reconcile_schedule s(config, t0);
+    s.snapshot_taken();
+    s.next(t0);
+    s.round_started();
+    return s;
+}
+
 TEST(reconcile_schedule, no_round_before_the_first_snapshot) {
     reconcile_schedule s(settings(), t0);
     s.mark_dirty();
@@ -45,10 +54,7 @@ TEST(reconcile_schedule, a_snapshot_makes_a_coalesced_full_round_then_sleeps_unt
 }
 
 TEST(reconcile_schedule, the_drift_tick_makes_a_drift_only_round_once_per_interval) {
-    reconcile_schedule s(settings(), t0);
-    s.snapshot_taken();
-    s.next(t0);
-    s.round_started();
+    auto s = after_first_round();
     auto step = s.next(t0 + 60s);
     EXPECT_TRUE(step.drift_tick);
     EXPECT_EQ(step.what, kind::run_round);
@@ -61,10 +67,7 @@ TEST(reconcile_schedule, the_drift_tick_makes_a_drift_only_round_once_per_interv
 }
 
 TEST(reconcile_schedule, an_event_during_a_drift_tick_makes_it_a_full_round) {
-    reconcile_schedule s(settings(), t0);
-    s.snapshot_taken();
-    s.next(t0);
-    s.round_started();
+    auto s = after_first_round();
     s.mark_dirty();
     const auto step = s.next(t0 + 60s);
     EXPECT_TRUE(step.drift_tick);
@@ -72,10 +75,7 @@ TEST(reconcile_schedule, an_event_during_a_drift_tick_makes_it_a_full_round) {
 }
 
 TEST(reconcile_schedule, a_write_is_rechecked_after_the_recheck_delay_as_drift) {
-    reconcile_schedule s(settings(), t0);
-    s.snapshot_taken();
-    s.next(t0);
-    s.round_started();
+    auto s = after_first_round();
     s.round_wrote(t0);
     s.round_succeeded();
     auto step = s.next(t0 + 1s);
@@ -89,10 +89,7 @@ TEST(reconcile_schedule, a_write_is_rechecked_after_the_recheck_delay_as_drift) 
 }
 
 TEST(reconcile_schedule, failures_retry_with_doubling_delay_up_to_the_maximum) {
-    reconcile_schedule s(settings(), t0);
-    s.snapshot_taken();
-    s.next(t0);
-    s.round_started();
+    auto s = after_first_round();
     auto now = t0;
     std::vector<std::chrono::milliseconds> delays;
     for (int i = 0; i < 6; ++i) {
@@ -113,10 +110,7 @@ TEST(reconcile_schedule, failures_retry_with_doubling_delay_up_to_the_maximum) {
 TEST(reconcile_schedule, a_reconnect_drops_a_pending_recheck_and_retry_instead_of_spinning) {
     // A due time that stays due while there is no snapshot would spin the loop and starve the
     // reconnect (the fault test's "reconnect with a pending re-read").
-    reconcile_schedule s(settings(), t0);
-    s.snapshot_taken();
-    s.next(t0);
-    s.round_started();
+    auto s = after_first_round();
     s.round_wrote(t0);
     s.round_failed(t0);
     s.snapshot_lost();
@@ -133,10 +127,7 @@ TEST(reconcile_schedule, a_reconnect_drops_a_pending_recheck_and_retry_instead_o
 }
 
 TEST(reconcile_schedule, verifying_ufw_looks_again_soon_unless_a_retry_is_due_earlier) {
-    reconcile_schedule s(settings(), t0);
-    s.snapshot_taken();
-    s.next(t0);
-    s.round_started();
+    auto s = after_first_round();
     s.ufw_verifying(t0);
     EXPECT_EQ(s.next(t0).until, t0 + 1s);
     s.round_started();
@@ -148,10 +139,7 @@ TEST(reconcile_schedule, verifying_ufw_looks_again_soon_unless_a_retry_is_due_ea
 TEST(reconcile_schedule, drift_disabled_sleeps_a_day_at_most) {
     auto config = settings();
     config.drift_interval = 0s;
-    reconcile_schedule s(config, t0);
-    s.snapshot_taken();
-    s.next(t0);
-    s.round_started();
+    auto s = after_first_round(config);
     const auto step = s.next(t0 + 100h);
     EXPECT_FALSE(step.drift_tick);
     EXPECT_EQ(step.until, t0 + 124h);
