@@ -60,6 +60,11 @@ std::vector<number_option> number_options(const options& opt) {
          }},
         {"ufw-timeout-ms", "MS", "deadline of each ufw run", opt.ufw.timeout.count(), 1, day_ms,
          [](options& o, long long v) { o.ufw.timeout = milliseconds(v); }},
+        {"kernel-report-ms", "MS",
+         "how long to wait for the kernel's notification of a change dockgate made; without it "
+         "the next change reloads ufw's IPv6 user chains",
+         opt.ufw.kernel_report_wait.count(), 1, 600000,
+         [](options& o, long long v) { o.ufw.kernel_report_wait = milliseconds(v); }},
         {"coalesce-ms", "MS", "window in which events are applied together (0: none)",
          ctl.schedule.coalesce_window.count(), 0, day_ms,
          [](options& o, long long v) { o.controller.schedule.coalesce_window = milliseconds(v); }},
@@ -123,11 +128,15 @@ void add_text_options(po::options_description& desc, options& opt, std::string& 
         "ufw-dir", po::value(&opt.ufw.config_dir)->default_value(opt.ufw.config_dir),
         "ufw's configuration directory")(
         "ufw-batch", po::value(&batch_mode)->default_value(batch_mode),
-        "auto: write IPv6 allow rules in batches (rules file + one ip6tables-restore -n under "
-        "ufw's lock) once verified against `ufw --dry-run`; off: one ufw command per rule")(
+        "auto: write IPv6 allow rules in batches (rules file edited under ufw's lock, once "
+        "verified against `ufw --dry-run`) and change the kernel rule by rule (appends, deletes "
+        "by handle) when it can; full: the same, reloading all of ufw's IPv6 user chains "
+        "with one ip6tables-restore -n for every batch; off: one ufw command per rule")(
         "ip6tables-restore",
         po::value(&opt.ufw.ip6tables_restore)->default_value(opt.ufw.ip6tables_restore),
         "ip6tables-restore executable (batched path)")(
+        "nft", po::value(&opt.ufw.nft)->default_value(opt.ufw.nft),
+        "nft executable, asked whether Docker 29's nftables table exists")(
         "state-dir", po::value(&opt.ufw.state_dir)->default_value(opt.ufw.state_dir),
         "private scratch space for the dry-run verification");
 }
@@ -175,10 +184,11 @@ std::string check_text(options& opt, const std::string& batch_mode) {
         return "--log-level must be trace, debug, info, warn, error or critical, got \"" +
                opt.log_level + "\"";
     }
-    if (batch_mode != "auto" && batch_mode != "off") {
-        return "--ufw-batch must be auto or off, got \"" + batch_mode + "\"";
+    if (batch_mode != "auto" && batch_mode != "full" && batch_mode != "off") {
+        return "--ufw-batch must be auto, full or off, got \"" + batch_mode + "\"";
     }
-    opt.ufw.batch = batch_mode == "auto";
+    opt.ufw.batch = batch_mode != "off";
+    opt.ufw.incremental = batch_mode == "auto";
     opt.controller.docker.socket_path = socket_path_of(opt.docker_host);
     if (opt.controller.docker.socket_path.empty()) {
         return "--docker-host must be unix:///path/to/docker.sock, got \"" + opt.docker_host + "\"";
@@ -189,7 +199,7 @@ std::string check_text(options& opt, const std::string& batch_mode) {
 } // namespace
 
 parse_result parse_options(int argc, const char* const* argv, options& opt) {
-    std::string batch_mode = opt.ufw.batch ? "auto" : "off";
+    std::string batch_mode = !opt.ufw.batch ? "off" : opt.ufw.incremental ? "auto" : "full";
     auto numbers = number_options(opt);
     po::options_description desc("dockgated " + std::string(version_string) +
                                  ": keeps ufw route rules in step with Docker containers\nOptions");

@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake g++ make pkg-config libboost-dev libboost-program-options-dev nlohmann-json3-dev
           libspdlog-dev libfmt-dev libsystemd-dev libgtest-dev docker.io ufw iptables
+          libmnl-dev  # nf_tables netlink: the kernel handles of dockgate's rules, deletes by handle
           busybox-static iproute2 curl util-linux procps
           dpkg-dev  # dpkg-shlibdeps for cpack -G DEB (lab.package)
           systemd-container  # systemd-nspawn: lab.systemd_boot boots this OS under a real systemd

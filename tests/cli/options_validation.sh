@@ -48,7 +48,7 @@ refused "--child-restart-pause-ms 60001 is out of range: allowed 1 to 60000" --c
 refused "--ufw-timeout-ms 86400001 is out of range" --ufw-timeout-ms 86400001
 refused "--ufw-timeout-ms" --ufw-timeout-ms soon
 refused "--ufw-timeout-ms" --ufw-timeout-ms 99999999999999999999999
-refused "--ufw-batch must be auto or off" --ufw-batch maybe
+refused "--ufw-batch must be auto, full or off" --ufw-batch maybe
 refused "--docker-host must be unix://" --docker-host tcp://127.0.0.1:2375
 refused "--no-such-option" --no-such-option
 refused 'unknown command "frobnicate"' frobnicate

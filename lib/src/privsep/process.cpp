@@ -52,7 +52,59 @@ std::vector<char*> c_strings(const std::vector<std::string>& items) {
     return out;
 }
 
+/// Starts argv with stdin from /dev/null, stdout and stderr on the given descriptors, in its
+/// own process group (so a timeout kills ufw and the iptables children it started) with default
+/// signal handling. Returns 0 or the error number.
+int spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, int out_fd,
+          int err_fd, pid_t& pid) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+    posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setpgroup(&attr, 0);
+    sigset_t default_signals;
+    sigfillset(&default_signals);
+    posix_spawnattr_setsigdefault(&attr, &default_signals);
+    sigset_t no_signals;
+    sigemptyset(&no_signals);
+    posix_spawnattr_setsigmask(&attr, &no_signals);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+                                        POSIX_SPAWN_SETSIGMASK);
+    auto args = c_strings(argv);
+    auto envp = c_strings(env);
+    const int rc = posix_spawn(&pid, argv[0].c_str(), &actions, &attr, args.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    return rc;
+}
+
 } // namespace
+
+reading_process start_reading_process(const std::vector<std::string>& argv,
+                                      const std::vector<std::string>& env) {
+    reading_process started;
+    if (argv.empty()) {
+        started.spawn_error = "empty argv";
+        return started;
+    }
+    pipe_pair out_pipe;
+    if (out_pipe.fd[0] < 0) {
+        started.spawn_error = std::string("pipe: ") + std::strerror(errno);
+        return started;
+    }
+    pid_t pid = -1;
+    if (const int rc = spawn(argv, env, out_pipe.fd[1], out_pipe.fd[1], pid); rc != 0) {
+        started.spawn_error = argv[0] + ": " + std::strerror(rc);
+        return started;
+    }
+    started.pid = pid;
+    started.out_fd = out_pipe.fd[0];
+    out_pipe.fd[0] = -1; // handed over
+    return started;
+}
 
 process_result run_process(const std::vector<std::string>& argv,
                            const std::vector<std::string>& env, std::chrono::milliseconds deadline,
@@ -68,33 +120,12 @@ process_result run_process(const std::vector<std::string>& argv,
         result.spawn_error = std::string("pipe: ") + std::strerror(errno);
         return result;
     }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, out_pipe.fd[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, err_pipe.fd[1], 2);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    // Own process group, so a timeout kills ufw and the iptables children it started.
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t default_signals;
-    sigfillset(&default_signals);
-    posix_spawnattr_setsigdefault(&attr, &default_signals);
-    sigset_t no_signals;
-    sigemptyset(&no_signals);
-    posix_spawnattr_setsigmask(&attr, &no_signals);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-                                        POSIX_SPAWN_SETSIGMASK);
-    auto args = c_strings(argv);
-    auto envp = c_strings(env);
     pid_t pid = -1;
-    const int rc = posix_spawn(&pid, argv[0].c_str(), &actions, &attr, args.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) {
+    if (const int rc = spawn(argv, env, out_pipe.fd[1], err_pipe.fd[1], pid); rc != 0) {
         result.spawn_error = argv[0] + ": " + std::strerror(rc);
         return result;
     }
+    result.pid = pid;
     out_pipe.close_write();
     err_pipe.close_write();
 

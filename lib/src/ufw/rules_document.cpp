@@ -37,13 +37,6 @@ bool same_comment(const rules_block& block, std::string_view comment) {
     return decode_hex_comment(block.comment_hex) == comment;
 }
 
-/// A valid dockgate tag on a rule of a shape dockgate writes (as parse_rules_file decides).
-bool owned_by_dockgate(const rules_block& block) {
-    const auto comment = decode_hex_comment(block.comment_hex);
-    return comment && owner_tag::parse(*comment).has_value() &&
-           parse_tuple(block.tuple).has_value();
-}
-
 /// Header or footer without the rate-limit chains a dry run never writes.
 std::string without_limit_parts(std::string text) {
     for (const std::string_view line :
@@ -178,31 +171,67 @@ std::string render_rule_block(const rule& r, std::string_view comment) {
     return out;
 }
 
-ufw_verdict apply_to_document(rules_document& doc, const rule_op& op) {
+bool owned_by_dockgate(const rules_block& block) {
+    const auto comment = decode_hex_comment(block.comment_hex);
+    return comment && owner_tag::parse(*comment).has_value() &&
+           parse_tuple(block.tuple).has_value();
+}
+
+document_editor::document_editor(rules_document& doc) : doc_(doc), slots_(doc.blocks.size()) {
+    by_match_.reserve(doc.blocks.size());
+    by_tuple_.reserve(doc.blocks.size());
+    for (std::size_t at = 0; at < doc.blocks.size(); ++at) {
+        index_block(at);
+    }
+}
+
+void document_editor::index_block(std::size_t at) {
+    // Matched the way ufw matches (ufw_match_key): every tuple, also shapes dockgate never
+    // writes (logging "log-all", say), so that no rule without dockgate's tag is ever replaced.
+    by_match_.emplace(ufw_match_key(doc_.blocks[at].tuple), at);
+    by_tuple_.emplace(doc_.blocks[at].tuple, at);
+}
+
+template <typename Accept>
+std::optional<std::size_t>
+document_editor::first(const std::unordered_multimap<std::string, std::size_t>& index,
+                       const std::string& key, Accept accept) const {
+    // An index entry may be stale (its block replaced or removed since): `accept` checks the
+    // block as it is now. The lowest position wins, as ufw walks the list in order.
+    std::optional<std::size_t> found;
+    const auto [begin, end] = index.equal_range(key);
+    for (auto it = begin; it != end; ++it) {
+        const auto at = it->second;
+        if (slots_[at].alive && (!found || at < *found) && accept(doc_.blocks[at])) {
+            found = at;
+        }
+    }
+    return found;
+}
+
+ufw_verdict document_editor::apply(const rule_op& op) {
     const auto& wanted = op.target.what;
     const auto tuple = wanted.tuple();
     const auto comment = op.target.owner.to_comment();
     if (op.kind == op_kind::remove) {
-        const auto found =
-            std::find_if(doc.blocks.begin(), doc.blocks.end(), [&](const rules_block& b) {
-                return b.tuple == tuple && same_comment(b, comment);
-            });
-        if (found == doc.blocks.end()) {
+        const auto found = first(by_tuple_, tuple, [&](const rules_block& b) {
+            return b.tuple == tuple && same_comment(b, comment);
+        });
+        if (!found) {
             return {ufw_outcome::not_found, {}};
         }
-        doc.blocks.erase(found);
+        slots_[*found].alive = false;
         return {ufw_outcome::deleted, {}};
     }
     if (!batchable(wanted)) {
         return {ufw_outcome::error, "not a rule the generator writes: " + wanted.describe()};
     }
-    // Matched the way ufw matches (ufw_match_key): every tuple, also shapes dockgate never
-    // writes (logging "log-all", say), so that no rule without dockgate's tag is ever replaced.
     const auto wanted_match = ufw_match_key(tuple);
-    for (auto& block : doc.blocks) {
-        if (ufw_match_key(block.tuple) != wanted_match) {
-            continue;
-        }
+    const auto found = first(by_match_, wanted_match, [&](const rules_block& b) {
+        return ufw_match_key(b.tuple) == wanted_match;
+    });
+    if (found) {
+        auto& block = doc_.blocks[*found];
         if (block.tuple == tuple && same_comment(block, comment)) {
             return {ufw_outcome::already_present, {}};
         }
@@ -210,11 +239,54 @@ ufw_verdict apply_to_document(rules_document& doc, const rule_op& op) {
             return {ufw_outcome::error,
                     "a rule that is not dockgate's has the same match: " + block.tuple};
         }
+        auto& state = slots_[*found];
+        if (!state.appended && !state.original) {
+            state.original = block;
+        }
         block = make_block(render_rule_block(wanted, comment));
+        by_tuple_.emplace(block.tuple, *found);
         return {ufw_outcome::updated, {}};
     }
-    doc.blocks.push_back(make_block(render_rule_block(wanted, comment)));
+    doc_.blocks.push_back(make_block(render_rule_block(wanted, comment)));
+    slots_.push_back({true, true, std::nullopt});
+    index_block(doc_.blocks.size() - 1);
     return {ufw_outcome::added, {}};
+}
+
+document_changes document_editor::finish() {
+    document_changes changes;
+    std::vector<rules_block> kept;
+    kept.reserve(doc_.blocks.size());
+    for (std::size_t at = 0; at < doc_.blocks.size(); ++at) {
+        auto& state = slots_[at];
+        auto& block = doc_.blocks[at];
+        if (!state.alive) {
+            if (!state.appended) {
+                changes.removed.push_back(state.original ? std::move(*state.original)
+                                                         : std::move(block));
+            }
+            continue;
+        }
+        if (!state.appended) {
+            if (state.original && state.original->text != block.text) {
+                changes.replaced.emplace_back(std::move(*state.original), block);
+            }
+            ++changes.first_appended;
+        }
+        kept.push_back(std::move(block));
+    }
+    doc_.blocks = std::move(kept);
+    slots_.clear();
+    by_match_.clear();
+    by_tuple_.clear();
+    return changes;
+}
+
+ufw_verdict apply_to_document(rules_document& doc, const rule_op& op) {
+    document_editor editor(doc);
+    auto verdict = editor.apply(op);
+    editor.finish();
+    return verdict;
 }
 
 std::optional<std::string> compare_with_dry_run(const rules_document& ours,

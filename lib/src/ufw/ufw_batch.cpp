@@ -6,8 +6,10 @@
 
 #include <spdlog/logger.h>
 
+#include <functional>
 #include <unistd.h>
 
+#include "nft_monitor.hpp"
 #include "ufw_files.hpp"
 
 namespace dockgate {
@@ -20,17 +22,21 @@ std::vector<apply_result> all_failed(std::size_t count, errc code, const std::st
     return std::vector<apply_result>(count, apply_result{{ufw_outcome::error, detail}, code, {}});
 }
 
-/// Each operation's verdict on the document, `doc` changed by all of them.
-std::vector<apply_result> apply_all(rules_document& doc, const std::vector<rule_op>& ops) {
+/// Each operation's verdict on the document; `doc` changed by all of them, as `changes` says.
+std::vector<apply_result> apply_all(rules_document& doc, const std::vector<rule_op>& ops,
+                                    document_changes& changes) {
+    document_editor editor(doc);
     std::vector<apply_result> results;
+    results.reserve(ops.size());
     for (const auto& op : ops) {
         apply_result result;
-        result.verdict = apply_to_document(doc, op);
+        result.verdict = editor.apply(op);
         if (!outcome_confirms(op.kind, result.verdict.outcome)) {
             result.ec = errc::ufw_failed;
         }
         results.push_back(std::move(result));
     }
+    changes = editor.finish();
     return results;
 }
 
@@ -60,23 +66,25 @@ void reload_old_rules(const ufw_settings& settings, const std::string& path,
     }
 }
 
-/// Replaces `path`, read as `old_text`, with `new_text`, loading it into the kernel first when
-/// ufw is `active` (ip6tables-restore applies all or nothing). True when both changed;
-/// otherwise both are as they were and the results that wanted a change have failed.
+/// Puts the kernel to the rules in the file it is given; nullopt, or why not (the kernel then
+/// as it was).
+using kernel_loader = std::function<std::optional<std::string>(const std::string&)>;
+
+/// Replaces `path`, read as `old_text`, with `new_text`, loading it into the kernel first with
+/// `load` when ufw is active (`load` set). True when both changed; otherwise both are as they
+/// were and the results that wanted a change have failed.
 bool write_and_load(const ufw_settings& settings, const std::string& path,
-                    const std::string& old_text, const std::string& new_text, bool active,
-                    std::vector<apply_result>& results) {
+                    const std::string& old_text, const std::string& new_text,
+                    const kernel_loader& load, std::vector<apply_result>& results) {
     std::string error;
     const auto temp = write_beside(path, new_text, error);
     if (!temp) {
         fail_changes(results, errc::rules_file_unwritable, error + "; " + path + " left as it was");
         return false;
     }
-    if (const auto restore = active ? restore_rules(settings, *temp) : process_result{};
-        active && restore.exit_code != 0) {
-        // The kernel still has the old rules.
+    if (auto failure = load ? load(*temp) : std::nullopt) {
         ::unlink(temp->c_str());
-        fail_changes(results, errc::ufw_failed, "ip6tables-restore -n: " + failure_text(restore));
+        fail_changes(results, errc::ufw_failed, *failure);
         return false;
     }
     if (read_text(path) != old_text) {
@@ -84,7 +92,7 @@ bool write_and_load(const ufw_settings& settings, const std::string& path,
         // the load: the rename would silently replace that edit. Keep the edit, put the
         // kernel back to what we read, and let the retry start from the new text.
         ::unlink(temp->c_str());
-        if (active) {
+        if (load) {
             reload_old_rules(settings, path, old_text);
         }
         fail_changes(results, errc::rules_file_unwritable,
@@ -93,7 +101,7 @@ bool write_and_load(const ufw_settings& settings, const std::string& path,
     }
     if (!replace_with(*temp, path, error)) {
         // Put the kernel back to what the file (unchanged) says.
-        if (active) {
+        if (load) {
             restore_rules(settings, path);
         }
         fail_changes(results, errc::rules_file_unwritable, error);
@@ -202,18 +210,159 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
         outcome.fallback = path + ": " + why;
         return outcome;
     }
-    outcome.results = apply_all(*doc, ops);
+    document_changes changes;
+    outcome.results = apply_all(*doc, ops, changes);
     if (const auto new_text = doc->render(); new_text != *text) {
         const bool active = probe().active;
-        if (write_and_load(settings_, path, *text, new_text, active, outcome.results)) {
+        kernel_loader load;
+        if (active) {
+            load = [&](const std::string& new_file) {
+                return load_kernel(new_file, *doc, changes);
+            };
+        }
+        if (write_and_load(settings_, path, *text, new_text, load, outcome.results)) {
             known_rules6_ = new_text;
             if (!active) {
                 mark_recorded(outcome.results);
+                handles_.forget(); // the kernel was not loaded with this file
             }
+        } else {
+            handles_.forget(); // the kernel may have been reloaded from the old file
         }
     }
     stamp_took(outcome.results, started);
     return outcome;
+}
+
+std::optional<std::string> ufw_firewall::load_kernel(const std::string& new_file,
+                                                     const rules_document& now,
+                                                     const document_changes& changes) {
+    const bool incremental = monitor_ready();
+    if (incremental && monitor_->take_others()) {
+        handles_.forget(); // someone else changed ufw's chains: reload them all
+    }
+    std::string why;
+    bool half_done = false; // a rule-by-rule edit failed part way
+    if (const auto edit =
+            incremental ? plan_kernel_edit(now, changes, handles_, why) : std::nullopt) {
+        const auto failure = apply_kernel_edit(*edit, changes);
+        if (!failure) {
+            return std::nullopt;
+        }
+        why = *failure;
+        half_done = true;
+    }
+    if (incremental && log_) {
+        log_->debug("loading all of ufw's IPv6 user chains: {}", why);
+    }
+    handles_.forget();
+    const auto restore = restore_rules(settings_, new_file);
+    if (restore.exit_code != 0) {
+        // All or nothing: the kernel is as it was, unless a rule-by-rule edit got half way.
+        if (half_done) {
+            restore_rules(settings_, rules6_path()); // the file still holds the old rules
+        }
+        return "ip6tables-restore -n: " + failure_text(restore);
+    }
+    if (incremental) {
+        // Changes by others before this load do not matter: it rewrote all of ufw's chains.
+        bool others = false;
+        const auto events = monitor_->take(restore.pid, settings_.kernel_report_wait, others);
+        const bool learned = events && handles_.learn_load(now, *events);
+        if (log_) {
+            log_->debug("kernel report of the load (process {}): {} event(s), handles {}",
+                        restore.pid, events ? events->size() : 0, learned ? "known" : "not known");
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::vector<monitor_line>>
+ufw_firewall::run_reported(const std::vector<std::string>& argv, const std::string& script,
+                           std::string& failure) {
+    const auto file = write_scratch(settings_.state_dir, script, failure);
+    if (!file) {
+        return std::nullopt;
+    }
+    auto full_argv = argv;
+    full_argv.push_back(*file);
+    const auto run = run_process(full_argv, tool_env, settings_.timeout);
+    ::unlink(file->c_str());
+    if (run.exit_code != 0) {
+        failure = argv.front() + ": " + failure_text(run);
+        return std::nullopt;
+    }
+    bool others = false;
+    auto events = monitor_->take(run.pid, settings_.kernel_report_wait, others);
+    if (others) {
+        handles_.forget();
+    }
+    return events;
+}
+
+std::optional<std::string> ufw_firewall::apply_kernel_edit(const kernel_edit& edit,
+                                                           const document_changes& changes) {
+    const auto started = clock::now();
+    std::string failure;
+    std::optional<std::vector<monitor_line>> appended;
+    if (!edit.append_script.empty()) {
+        appended = run_reported({settings_.ip6tables_restore, "-n"}, edit.append_script, failure);
+        if (!failure.empty()) {
+            return failure; // all or nothing: nothing changed
+        }
+        if (!handles_.known()) {
+            // Another program changed ufw's chains meanwhile: handles may be stale.
+            return "ufw's chains changed during the edit";
+        }
+    }
+    if (!edit.deletes.empty()) {
+        if (auto failed = delete_kernel_rules(edit.deletes, settings_.timeout)) {
+            return failed;
+        }
+        // This thread committed it, so its id names the transaction in the report.
+        bool others = false;
+        const auto deleted =
+            monitor_->take(static_cast<long>(::gettid()), settings_.kernel_report_wait, others);
+        if (!deleted || others) {
+            handles_.forget(); // done, but not confirmed: reload at the next change
+        }
+    }
+    if (!edit.appended.empty() && !appended) {
+        handles_.forget(); // the appends' handles did not come
+    }
+    if (handles_.known()) {
+        record_kernel_edit(handles_, changes, edit, appended.value_or(std::vector<monitor_line>{}));
+    }
+    if (log_) {
+        log_->debug(
+            "kernel edit: {} rule line(s) appended, {} deleted by handle in {} ms; "
+            "handles {}",
+            edit.appended.size(), edit.deletes.size(),
+            std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count(),
+            handles_.known() ? "known" : "forgotten (the next change loads in full)");
+    }
+    return std::nullopt;
+}
+
+bool ufw_firewall::monitor_ready() {
+    if (!settings_.incremental || !monitor_) {
+        return false;
+    }
+    if (monitor_->running()) {
+        return true;
+    }
+    // Restarted at most this often; whatever happened meanwhile is unknown (take_others).
+    constexpr std::chrono::seconds restart_pause{10};
+    if (clock::now() - monitor_started_ >= restart_pause) {
+        monitor_started_ = clock::now();
+        std::string why;
+        if (!monitor_->start(why) && log_) {
+            log_->warn("cannot follow the kernel's rule changes ({}); every change reloads all "
+                       "of ufw's IPv6 user chains",
+                       why);
+        }
+    }
+    return false;
 }
 
 } // namespace dockgate

@@ -116,6 +116,30 @@ std::optional<std::string> write_beside(const std::string& target, std::string_v
     return path;
 }
 
+std::optional<std::string> write_scratch(const std::string& dir, std::string_view text,
+                                         std::string& error) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    std::string path = dir + "/" + std::string(scratch_file_prefix) + "XXXXXX";
+    const int fd = ::mkostemp(path.data(), O_CLOEXEC);
+    if (fd < 0) {
+        error = errno_text("cannot write in " + dir);
+        return std::nullopt;
+    }
+    const bool ok = write_all(fd, text);
+    if (!ok) {
+        error = errno_text("cannot write " + path);
+    }
+    if (::close(fd) != 0 && ok) {
+        error = errno_text("cannot write " + path);
+    }
+    if (!error.empty()) {
+        ::unlink(path.c_str());
+        return std::nullopt;
+    }
+    return path;
+}
+
 bool replace_with(const std::string& temp, const std::string& target, std::string& error) {
     if (::rename(temp.c_str(), target.c_str()) != 0) {
         error = errno_text("cannot replace " + target);

@@ -45,6 +45,13 @@ std::optional<std::string> read_text(const std::string& path);
 std::optional<std::string> write_beside(const std::string& target, std::string_view text,
                                         std::string& error);
 
+/// Writes `text` to a new private file in `dir` (not synced: for a tool to read at once).
+/// Returns its path, or nullopt with `error` set and nothing left behind.
+std::optional<std::string> write_scratch(const std::string& dir, std::string_view text,
+                                         std::string& error);
+/// Scratch files for the kernel tools start with this; leftovers are removed at start-up.
+inline constexpr std::string_view scratch_file_prefix = "kernel-";
+
 /// Renames `temp` (from write_beside) over `target` and syncs their directory. On failure
 /// `temp` is removed, `error` says why and `target` is as it was.
 bool replace_with(const std::string& temp, const std::string& target, std::string& error);

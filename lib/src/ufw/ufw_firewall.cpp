@@ -11,6 +11,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "nft_monitor.hpp"
 #include "ufw_files.hpp"
 
 namespace dockgate {

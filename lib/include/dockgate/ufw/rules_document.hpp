@@ -5,9 +5,12 @@
 #include "dockgate/reconcile/plan.hpp"
 #include "dockgate/ufw/ufw_output.hpp"
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace dockgate {
@@ -44,11 +47,50 @@ bool batchable(const rule& r);
 /// in ufw's backend). Only for batchable rules.
 std::string render_rule_block(const rule& r, std::string_view comment);
 
-/// Applies one operation the way `ufw [route] allow|delete ... comment C` changes the rules list:
-/// an add appends, replaces a dockgate rule of the same match in place (new comment, action or
-/// logging: "Rule updated") or is skipped when identical; a remove deletes the first block with
-/// exactly this tuple and comment. A rule of the same match that is not dockgate's is never
-/// replaced (error), although ufw itself would overwrite it.
+/// True for a block with a valid dockgate tag on a rule shape dockgate writes.
+bool owned_by_dockgate(const rules_block& block);
+
+/// How a batch of operations changed a document, block by block: what the kernel must change.
+struct document_changes {
+    std::vector<rules_block> removed; ///< blocks of the document as it was, now gone
+    /// Blocks of the document as it was, each with the block that replaced it in place.
+    std::vector<std::pair<rules_block, rules_block>> replaced;
+    std::size_t first_appended = 0; ///< blocks from this index on are new, at the end
+};
+
+/// Applies operations to a document one by one, the way `ufw [route] allow|delete ... comment C`
+/// changes the rules list: an add appends, replaces a dockgate rule of the same match in place
+/// (new comment, action or logging: "Rule updated") or is skipped when identical; a remove
+/// deletes the first block with exactly this tuple and comment. A rule of the same match that
+/// is not dockgate's is never replaced (error), although ufw itself would overwrite it.
+/// Indexed once, so a batch costs time linear in the document plus the operations.
+class document_editor {
+  public:
+    explicit document_editor(rules_document& doc);
+    ufw_verdict apply(const rule_op& op);
+    /// Drops the removed blocks from the document and says what changed since construction;
+    /// the editor is spent after this.
+    document_changes finish();
+
+  private:
+    struct slot {
+        bool alive = true;
+        bool appended = false;               ///< not in the document as it was
+        std::optional<rules_block> original; ///< the block as it was, once replaced
+    };
+    /// The first live block whose `key_of` equals `key` and that `accept` takes.
+    template <typename Accept>
+    std::optional<std::size_t> first(const std::unordered_multimap<std::string, std::size_t>& index,
+                                     const std::string& key, Accept accept) const;
+    void index_block(std::size_t at);
+
+    rules_document& doc_;
+    std::vector<slot> slots_;
+    std::unordered_multimap<std::string, std::size_t> by_match_; ///< ufw_match_key -> block
+    std::unordered_multimap<std::string, std::size_t> by_tuple_; ///< tuple -> block
+};
+
+/// One operation through a document_editor (so the cost is linear in the document).
 ufw_verdict apply_to_document(rules_document& doc, const rule_op& op);
 
 /// Compares a document with what `ufw --dry-run` printed for the same change. The rule blocks

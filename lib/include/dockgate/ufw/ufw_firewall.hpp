@@ -2,6 +2,7 @@
 #pragma once
 
 #include "dockgate/ufw/firewall.hpp"
+#include "dockgate/ufw/kernel_edit.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -18,6 +19,8 @@ class logger;
 
 namespace dockgate {
 
+class nft_monitor;
+
 struct ufw_settings {
     std::string ufw_path = "/usr/sbin/ufw";
     std::string config_dir = "/etc/ufw";            ///< holds user6.rules, user.rules, ufw.conf
@@ -29,6 +32,12 @@ struct ufw_settings {
     std::string ip6tables_restore = "/usr/sbin/ip6tables-restore";
     std::string ip6tables_save = "/usr/sbin/ip6tables-save";
     std::string nft = "/usr/sbin/nft"; ///< only asked whether Docker 29's table exists
+    /// Batched path: change the kernel rule by rule (append; delete by the handle the kernel's
+    /// notifications gave) rather than reload all of ufw's IPv6 user chains, once the handles
+    /// are known (see kernel_edit.hpp).
+    bool incremental = true;
+    /// How long to wait for the kernel's notification of our own change.
+    std::chrono::milliseconds kernel_report_wait{2000};
     std::string lock_file = "/run/ufw.lock";
     /// Where the dry-run verification makes its private (0700) scratch directories.
     std::string state_dir = "/run/dockgate";
@@ -64,13 +73,31 @@ class ufw_firewall final : public firewall {
     /// nullopt when ufw's dry runs of every shape match the generator, from `current` onwards.
     std::optional<std::string> verify_generator(const std::string& current, bool all_shapes);
     batch_outcome run_batch(const std::vector<rule_op>& ops);
+    /// Puts the kernel to `now` (written to `new_file`), from the document as it was changed
+    /// by `changes`: rule by rule when it can, else the whole file. nullopt, or why it failed
+    /// with the kernel as it was.
+    std::optional<std::string> load_kernel(const std::string& new_file, const rules_document& now,
+                                           const document_changes& changes);
+    /// Rule by rule; nullopt on success, else why (the kernel then needs the whole file).
+    std::optional<std::string> apply_kernel_edit(const kernel_edit& edit,
+                                                 const document_changes& changes);
+    /// Runs `argv` then waits for the kernel's report of its transaction.
+    /// Runs `argv` on a scratch file holding `script`, then waits for the kernel's report of
+    /// its transaction (nullopt with `failure` empty when the report did not come).
+    std::optional<std::vector<monitor_line>> run_reported(const std::vector<std::string>& argv,
+                                                          const std::string& script,
+                                                          std::string& failure);
+    bool monitor_ready();
     std::string rules6_path() const { return settings_.config_dir + "/user6.rules"; }
 
     ufw_settings settings_;
     std::shared_ptr<spdlog::logger> log_;
     std::timed_mutex batch_mutex_; ///< held by the verification and by each batch
     std::atomic<write_path> path_{write_path::per_rule};
-    std::string known_rules6_; ///< user6.rules as last verified or written by us
+    std::string known_rules6_;             ///< user6.rules as last verified or written by us
+    std::unique_ptr<nft_monitor> monitor_; ///< with `incremental`, started with the verification
+    kernel_handles handles_;
+    std::chrono::steady_clock::time_point monitor_started_{};
     std::thread verifier_;
 };
 
