@@ -91,6 +91,7 @@ decode_result decode_event(std::string_view line) {
             return malformed("\"Actor.Attributes.container\" is not a string");
         }
         event.container_id = *container;
+        event.network_id = string_field(*actor, "ID").value_or("");
     } else {
         result.reason = *type + " " + *action + " needs nothing";
         return result;

@@ -115,8 +115,10 @@ void controller::handle_line(std::string_view line) {
     ++counters_.events;
     log_->debug("event {} for container {}", to_string(event.kind),
                 event.container_id.substr(0, 12));
-    if (event.kind == event_kind::network_change) {
-        setup_.mark_stale(); // a new network, or one whose settings matter, may be involved
+    if (event.kind == event_kind::network_change && !setup_.knows_network(event.network_id)) {
+        // A network the last reading did not have. Joining or leaving a known one changes
+        // nothing there, and the reading costs a listing of the kernel's whole IPv6 tables.
+        setup_.mark_stale();
     }
     if (cache_.on_event(event)) {
         mark_dirty();

@@ -4,6 +4,7 @@
 #include "dockgate/reconcile/off_loop.hpp"
 #include "dockgate/service/log_fields.hpp"
 
+#include <algorithm>
 #include <net/if.h>
 
 namespace dockgate {
@@ -56,11 +57,20 @@ asio::awaitable<void> host_setup::refresh(docker_client& docker, const policy& p
     }
     engine_ = reading->engine;
     kernel_ = std::move(kernel);
+    network_ids_.clear();
+    for (const auto& network : reading->networks) {
+        network_ids_.push_back(network.id);
+    }
     posture_ = assess_host(*engine_, reading->networks, kernel_,
                            pol.docker_user_guard ? guard_setting::automatic : guard_setting::off,
                            pol.egress);
     posture_.stray_bridges = bridges_not_docker(host_interfaces(), reading->networks);
     log_posture();
+}
+
+bool host_setup::knows_network(std::string_view id) const {
+    return !id.empty() &&
+           std::find(network_ids_.begin(), network_ids_.end(), id) != network_ids_.end();
 }
 
 void host_setup::log_posture() {

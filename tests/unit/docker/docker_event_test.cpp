@@ -86,6 +86,7 @@ TEST(docker_event, network_connect_and_disconnect) {
         ASSERT_EQ(result.status, decode_status::relevant) << action << ": " << result.reason;
         EXPECT_EQ(result.event->kind, event_kind::network_change);
         EXPECT_EQ(result.event->container_id, cid) << "the container, not the network";
+        EXPECT_EQ(result.event->network_id, nid);
         EXPECT_EQ(result.event->container_name, "") << "network events carry no container name";
         EXPECT_EQ(result.event->time_nano, 1795973731000000001LL);
     }

@@ -24,7 +24,7 @@ container_info running(int n) {
 }
 
 docker_event event(event_kind kind, int n) {
-    return {kind, id_of(n), "", 0};
+    return {kind, id_of(n), "", 0, ""};
 }
 
 TEST(container_cache, a_start_queues_an_inspect_and_its_reply_adds_the_container) {

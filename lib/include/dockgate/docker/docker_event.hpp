@@ -19,6 +19,7 @@ struct docker_event {
     std::string container_id;
     std::string container_name; ///< may be empty (network events carry no name)
     long long time_nano = 0;
+    std::string network_id; ///< for network_change: the network's id
 };
 
 enum class decode_status { relevant, ignored, malformed };

@@ -38,6 +38,9 @@ class host_setup {
     void log_changes(const containers_assessment& assessed) const;
 
     [[nodiscard]] bool known() const { return engine_.has_value(); }
+    /// Whether the last refresh saw this network: a container joining or leaving a known
+    /// network changes nothing of the setup (networks' settings are fixed at creation).
+    [[nodiscard]] bool knows_network(std::string_view id) const;
     [[nodiscard]] const host_posture& posture() const { return posture_; }
     [[nodiscard]] const kernel_facts& kernel() const { return kernel_; }
     /// Where fw.publish opens a published port under this setup.
@@ -54,6 +57,7 @@ class host_setup {
     std::optional<engine_facts> engine_;
     kernel_facts kernel_;
     host_posture posture_;
+    std::vector<std::string> network_ids_; ///< of the last refresh
     std::optional<host_rules_request> written_;
     std::vector<std::string> reported_posture_;
 };
