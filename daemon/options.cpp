@@ -135,8 +135,6 @@ void add_text_options(po::options_description& desc, options& opt, std::string& 
         "ip6tables-restore",
         po::value(&opt.ufw.ip6tables_restore)->default_value(opt.ufw.ip6tables_restore),
         "ip6tables-restore executable (batched path)")(
-        "nft", po::value(&opt.ufw.nft)->default_value(opt.ufw.nft),
-        "nft executable, asked whether Docker 29's nftables table exists")(
         "state-dir", po::value(&opt.ufw.state_dir)->default_value(opt.ufw.state_dir),
         "private scratch space for the dry-run verification");
 }

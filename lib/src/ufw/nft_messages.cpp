@@ -158,4 +158,19 @@ std::string encode_delete_batch(const std::vector<kernel_rule>& rules, std::uint
     return buffer;
 }
 
+std::string encode_get_table(const std::string& name, std::uint32_t seq) {
+    // A header, the nfgenmsg and one short name: well within this.
+    std::string buffer(256 + name.size(), '\0');
+    auto* message = mnl_nlmsg_put_header(buffer.data());
+    message->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8U) | NFT_MSG_GETTABLE;
+    message->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    message->nlmsg_seq = seq;
+    auto* header = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(message, sizeof(nfgenmsg)));
+    header->nfgen_family = NFPROTO_IPV6;
+    header->version = NFNETLINK_V0;
+    mnl_attr_put_strz(message, NFTA_TABLE_NAME, name.c_str());
+    buffer.resize(message->nlmsg_len);
+    return buffer;
+}
+
 } // namespace dockgate

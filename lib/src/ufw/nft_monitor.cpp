@@ -202,22 +202,24 @@ nft_monitor::take(long pid, std::chrono::milliseconds deadline, bool& others) {
     }
 }
 
-std::optional<std::string> delete_kernel_rules(const std::vector<kernel_rule>& rules,
-                                               std::chrono::milliseconds deadline) {
+namespace {
+
+/// Sends `request` on a fresh netlink socket and hands each answer addressed to it to
+/// `answer`, which returns false when it has what it waited for. nullopt, or why not.
+template <typename Answer>
+std::optional<std::string> talk(const std::string& request, std::chrono::milliseconds deadline,
+                                Answer answer) {
     const socket_closer owned{mnl_socket_open(NETLINK_NETFILTER)};
     if (owned.socket == nullptr || mnl_socket_bind(owned.socket, 0, MNL_SOCKET_AUTOPID) < 0) {
         return errno_text("netlink socket");
     }
-    const auto first_seq = static_cast<std::uint32_t>(::time(nullptr));
-    const auto batch = encode_delete_batch(rules, first_seq);
-    if (mnl_socket_sendto(owned.socket, batch.data(), batch.size()) < 0) {
-        return errno_text("sending the delete batch");
+    if (mnl_socket_sendto(owned.socket, request.data(), request.size()) < 0) {
+        return errno_text("sending to nf_tables");
     }
-    // One ack (or error) per DELRULE; the kernel sends them once the batch is done.
     const auto portid = mnl_socket_get_portid(owned.socket);
     const auto give_up = std::chrono::steady_clock::now() + deadline;
     std::vector<char> buffer(static_cast<std::size_t>(MNL_SOCKET_BUFFER_SIZE));
-    for (std::size_t acked = 0; acked < rules.size();) {
+    for (;;) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             give_up - std::chrono::steady_clock::now());
         pollfd fd{mnl_socket_get_fd(owned.socket), POLLIN, 0};
@@ -231,18 +233,67 @@ std::optional<std::string> delete_kernel_rules(const std::vector<kernel_rule>& r
         auto size = static_cast<int>(n);
         for (const auto* message = reinterpret_cast<const nlmsghdr*>(buffer.data());
              mnl_nlmsg_ok(message, size); message = mnl_nlmsg_next(message, &size)) {
-            if (message->nlmsg_type != NLMSG_ERROR || message->nlmsg_pid != portid) {
-                continue;
-            }
-            ++acked;
-            const auto* error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(message));
-            if (error->error != 0) {
-                // The whole batch is undone; the other answers add nothing.
-                return std::string("deleting rules by handle: ") + std::strerror(-error->error);
+            if (message->nlmsg_pid == portid && !answer(message)) {
+                return std::nullopt;
             }
         }
     }
+}
+
+/// The error number of an NLMSG_ERROR answer (0 for an ack); nullopt for any other message.
+std::optional<int> error_of(const nlmsghdr* message) {
+    if (message->nlmsg_type != NLMSG_ERROR) {
+        return std::nullopt;
+    }
+    return -static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(message))->error;
+}
+
+} // namespace
+
+std::optional<std::string> delete_kernel_rules(const std::vector<kernel_rule>& rules,
+                                               std::chrono::milliseconds deadline) {
+    // One ack (or error) per DELRULE; the kernel sends them once the batch is done.
+    std::size_t acked = 0;
+    int failed = 0;
+    const auto batch = encode_delete_batch(rules, static_cast<std::uint32_t>(::time(nullptr)));
+    if (auto trouble = talk(batch, deadline, [&](const nlmsghdr* message) {
+            if (const auto error = error_of(message)) {
+                ++acked;
+                failed = *error;
+            }
+            // After an error the whole batch is undone; the other answers add nothing.
+            return failed == 0 && acked < rules.size();
+        })) {
+        return trouble;
+    }
+    if (failed != 0) {
+        return std::string("deleting rules by handle: ") + std::strerror(failed);
+    }
     return std::nullopt;
+}
+
+std::optional<bool> kernel_has_table(const std::string& name, std::chrono::milliseconds deadline) {
+    std::optional<bool> found;
+    int failed = 0;
+    const auto request = encode_get_table(name, static_cast<std::uint32_t>(::time(nullptr)));
+    if (talk(request, deadline, [&](const nlmsghdr* message) {
+            if (const auto error = error_of(message)) {
+                if (*error == ENOENT) {
+                    found = found.value_or(false);
+                } else if (*error != 0) {
+                    failed = *error;
+                }
+                return false; // the ack (or error) comes last
+            }
+            found = true; // the table itself
+            return true;
+        })) {
+        return std::nullopt;
+    }
+    if (failed != 0) {
+        return std::nullopt;
+    }
+    return found;
 }
 
 } // namespace dockgate

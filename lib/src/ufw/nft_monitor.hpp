@@ -66,4 +66,8 @@ class nft_monitor {
 std::optional<std::string> delete_kernel_rules(const std::vector<kernel_rule>& rules,
                                                std::chrono::milliseconds deadline);
 
+/// Whether the kernel has the IPv6 nf_tables table `name` (one request, whatever the ruleset's
+/// size); nullopt when it cannot be asked.
+std::optional<bool> kernel_has_table(const std::string& name, std::chrono::milliseconds deadline);
+
 } // namespace dockgate

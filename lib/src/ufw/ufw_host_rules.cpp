@@ -5,6 +5,7 @@
 #include <mutex>
 #include <unistd.h>
 
+#include "nft_monitor.hpp"
 #include "ufw_files.hpp"
 
 namespace dockgate {
@@ -58,11 +59,8 @@ kernel_facts ufw_firewall::read_kernel(boost::system::error_code& ec) {
         }
     }
     auto facts = parse_ip6tables_save(text);
-    if (::access(settings_.nft.c_str(), X_OK) == 0) {
-        const auto nft = run_process({settings_.nft, "list", "table", "ip6", "docker-bridges"},
-                                     tool_env, settings_.timeout, 64U << 10U);
-        facts.nft_docker = nft.exit_code == 0;
-    }
+    // One netlink request: `nft list table` would fetch the whole ruleset first.
+    facts.nft_docker = kernel_has_table("docker-bridges", settings_.timeout).value_or(false);
     ec = {};
     return facts;
 }
@@ -74,10 +72,8 @@ apply_result ufw_firewall::apply_host_rules(const host_rules_request& request) {
         result.took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
         return result;
     };
-    std::unique_lock batch_guard(batch_mutex_, std::defer_lock);
-    if (!batch_guard.try_lock_for(settings_.timeout)) {
-        return finish(ufw_outcome::error, errc::ufw_lock_timeout, "the batched path is busy");
-    }
+    // Not batch_mutex_: the start-up verification holds that for its dry runs, which never
+    // read after6.rules, and a warm restart would wait for them. ufw's lock keeps ufw out.
     const ufw_lock lock(settings_.lock_file, settings_.timeout);
     if (!lock.held()) {
         return finish(ufw_outcome::error, errc::ufw_lock_timeout, lock.error());

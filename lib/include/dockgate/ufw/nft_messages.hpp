@@ -21,4 +21,7 @@ monitor_line decode_nft_notification(const nlmsghdr* message);
 /// `rules` from the IPv6 filter table; sequence numbers start at `first_seq`.
 std::string encode_delete_batch(const std::vector<kernel_rule>& rules, std::uint32_t first_seq);
 
+/// A GETTABLE request for the IPv6 table `name` (the answer is the table, or ENOENT).
+std::string encode_get_table(const std::string& name, std::uint32_t seq);
+
 } // namespace dockgate
