@@ -88,8 +88,9 @@ bool send_message(int fd, std::string_view message) {
            static_cast<ssize_t>(message.size());
 }
 
-/// The inventory travels as ufw-format tuple lines in messages of at most 60 KiB.
-void send_rules(int fd, firewall& fw) {
+/// The inventory travels as ufw-format tuple lines in messages of at most 60 KiB, then
+/// "ok end V" with its version; or only "ok same" when the asker has version `known` already.
+void send_rules(int fd, firewall& fw, std::uint64_t known) {
     boost::system::error_code ec;
     const auto contents = fw.read_rules(ec);
     for (const auto& warning : contents.warnings) {
@@ -97,6 +98,10 @@ void send_rules(int fd, firewall& fw) {
     }
     if (ec) {
         send_message(fd, "error " + std::to_string(ec.value()) + " error 0 cannot read rules");
+        return;
+    }
+    if (contents.version != 0 && contents.version == known) {
+        send_message(fd, "ok same");
         return;
     }
     std::string part;
@@ -114,7 +119,8 @@ void send_rules(int fd, firewall& fw) {
     if (!part.empty()) {
         send_message(fd, "part " + part);
     }
-    send_message(fd, "ok end");
+    send_message(fd, contents.version == 0 ? std::string("ok end")
+                                           : "ok end " + version_text(contents.version));
 }
 
 std::string refusal(std::string_view reason) {
@@ -279,7 +285,7 @@ bool serve_request(int fd, firewall& fw, const executor_policy& guard, spdlog::l
         send_message(fd, format_probe_response(fw.probe()));
         break;
     case request_kind::list:
-        send_rules(fd, fw);
+        send_rules(fd, fw, parsed.request->known_version);
         break;
     case request_kind::kernel: {
         boost::system::error_code ec;
@@ -502,16 +508,13 @@ firewall_state remote_firewall::probe() {
 
 rules_file_contents remote_firewall::read_rules(boost::system::error_code& ec) {
     std::vector<std::string> replies;
-    rules_file_contents contents;
-    if ((ec = exchange("list", replies))) {
-        return contents;
+    executor_request request{request_kind::list, std::nullopt};
+    request.known_version = last_rules_.version;
+    if ((ec = exchange(format_request(request), replies))) {
+        return {};
     }
-    if (replies.back() != "ok end") {
-        ec = errc::rules_file_unreadable;
-        return contents;
-    }
-    std::string text;
     std::vector<std::string> warnings;
+    std::string text;
     for (const auto& reply : replies) {
         if (reply.starts_with("part ")) {
             text += reply.substr(5);
@@ -519,8 +522,22 @@ rules_file_contents remote_firewall::read_rules(boost::system::error_code& ec) {
             warnings.push_back(reply.substr(5));
         }
     }
-    contents = parse_rules_file(text);
+    const auto& last = replies.back();
+    if (last == "ok same" && last_rules_.version != 0) {
+        // Unchanged since the last reading: neither sent nor parsed again.
+        auto contents = last_rules_;
+        contents.warnings = std::move(warnings);
+        return contents;
+    }
+    if (last != "ok end" && !last.starts_with("ok end ")) {
+        ec = errc::rules_file_unreadable;
+        return {};
+    }
+    auto contents = parse_rules_file(text);
+    contents.version =
+        last.size() > 7 ? parse_version_text(std::string_view(last).substr(7)).value_or(0) : 0;
     contents.warnings.insert(contents.warnings.begin(), warnings.begin(), warnings.end());
+    last_rules_ = contents;
     return contents;
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdio>
 #include <vector>
 
 namespace dockgate {
@@ -85,10 +86,25 @@ std::optional<ufw_outcome> parse_outcome_token(std::string_view token) {
     return std::nullopt;
 }
 
+std::string version_text(std::uint64_t version) {
+    std::array<char, 17> text{};
+    std::snprintf(text.data(), text.size(), "%016llx", static_cast<unsigned long long>(version));
+    return text.data();
+}
+
+std::optional<std::uint64_t> parse_version_text(std::string_view text) {
+    std::uint64_t value = 0;
+    if (text.size() != 16 || text.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+        return std::nullopt;
+    }
+    std::from_chars(text.data(), text.data() + text.size(), value, 16);
+    return value;
+}
+
 std::string format_request(const executor_request& request) {
     switch (request.kind) {
     case request_kind::list:
-        return "list";
+        return request.known_version == 0 ? "list" : "list " + version_text(request.known_version);
     case request_kind::probe:
         return "probe";
     case request_kind::batch:
@@ -119,6 +135,15 @@ request_parse parse_request(std::string_view message) {
     }
     if (message == "list") {
         return {executor_request{request_kind::list, std::nullopt}, {}};
+    }
+    if (message.starts_with("list ")) {
+        const auto version = parse_version_text(message.substr(5));
+        if (!version || *version == 0) {
+            return refuse("list takes a version of 16 lowercase hex digits");
+        }
+        executor_request request{request_kind::list, std::nullopt};
+        request.known_version = *version;
+        return {request, {}};
     }
     if (message == "probe") {
         return {executor_request{request_kind::probe, std::nullopt}, {}};

@@ -223,7 +223,7 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
     auto desired = desired_rules();
     error_code read_ec;
     auto read_work = [this, &read_ec] { return firewall_.read_rules(read_ec); };
-    const auto actual = co_await off_loop(worker_, std::move(read_work));
+    auto actual = co_await off_loop(worker_, std::move(read_work));
     for (const auto& warning : actual.warnings) {
         log_->warn("ufw rules file: {}", warning);
     }
@@ -234,18 +234,28 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
         schedule_.round_failed(now());
         co_return;
     }
+    take_reading(std::move(actual));
+    const auto todo = make_plan(desired, actual_index_);
+    log_covered(*log_, todo, reported_covered_);
+    std::vector<apply_result> results;
+    const auto answered = co_await apply_plan(todo, results);
+    if (!stopping_) {
+        finish_round(todo, results, answered, actual_index_.owned.size(), drift_only,
+                     host_rules_ok);
+    }
+}
+
+void controller::take_reading(rules_file_contents actual) {
+    if (actual.version != 0 && actual.version == actual_.version) {
+        return; // the same rules as last time: nothing went away, the index holds
+    }
     if (foreign_seen_) {
         log_vanished(*log_, vanished_rules(*foreign_seen_, actual),
                      settings_.max_rejections_logged);
     }
     foreign_seen_ = foreign_rules(actual);
-    const auto todo = make_plan(desired, actual);
-    log_covered(*log_, todo, reported_covered_);
-    std::vector<apply_result> results;
-    const auto answered = co_await apply_plan(todo, results);
-    if (!stopping_) {
-        finish_round(todo, results, answered, count_owned(actual), drift_only, host_rules_ok);
-    }
+    actual_ = std::move(actual);
+    actual_index_ = index_rules(actual_);
 }
 
 asio::awaitable<std::size_t> controller::apply_plan(const plan& todo,

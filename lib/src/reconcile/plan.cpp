@@ -20,7 +20,24 @@ const char* to_string(op_kind kind) {
     return kind == op_kind::add ? "add" : "remove";
 }
 
+rules_index index_rules(const rules_file_contents& actual) {
+    rules_index index;
+    index.foreign_matches.reserve(actual.entries.size());
+    for (const auto& entry : actual.entries) {
+        if (entry.owner) {
+            index.owned.push_back(&entry);
+        } else {
+            index.foreign_matches.insert(identity(entry.tuple));
+        }
+    }
+    return index;
+}
+
 plan make_plan(const std::vector<owned_rule>& desired, const rules_file_contents& actual) {
+    return make_plan(desired, index_rules(actual));
+}
+
+plan make_plan(const std::vector<owned_rule>& desired, const rules_index& actual) {
     plan result;
     // The first desired owner of a tuple wins; a second container cannot want the same
     // destination address, so a clash only happens with stale data and is resolved next round.
@@ -28,22 +45,17 @@ plan make_plan(const std::vector<owned_rule>& desired, const rules_file_contents
     for (const auto& want : desired) {
         wanted.emplace(want.what.tuple(), &want);
     }
-    std::set<std::string> foreign_tuples;
     std::map<std::string, const rules_file_entry*> ours;
-    for (const auto& entry : actual.entries) {
-        if (!entry.owner) {
-            foreign_tuples.insert(identity(entry.tuple));
-            continue;
-        }
-        const auto tuple = entry.parsed->tuple();
-        const auto [unused, first] = ours.emplace(tuple, &entry);
+    for (const auto* entry : actual.owned) {
+        const auto tuple = entry->parsed->tuple();
+        const auto [unused, first] = ours.emplace(tuple, entry);
         if (!first) {
             // ufw never stores two identical tuples itself; a hand edit could. Keep the first.
-            result.ops.push_back({op_kind::remove, {*entry.parsed, *entry.owner}, "duplicate"});
+            result.ops.push_back({op_kind::remove, {*entry->parsed, *entry->owner}, "duplicate"});
             continue;
         }
         if (!wanted.contains(tuple)) {
-            result.ops.push_back({op_kind::remove, {*entry.parsed, *entry.owner}, "stale"});
+            result.ops.push_back({op_kind::remove, {*entry->parsed, *entry->owner}, "stale"});
         }
     }
     for (const auto& [tuple, want] : wanted) {
@@ -56,7 +68,7 @@ plan make_plan(const std::vector<owned_rule>& desired, const rules_file_contents
             }
             continue;
         }
-        if (foreign_tuples.contains(identity(tuple))) {
+        if (actual.foreign_matches.contains(identity(tuple))) {
             result.admin_covered.push_back(*want);
             continue;
         }

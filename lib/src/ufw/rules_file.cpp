@@ -115,16 +115,25 @@ std::optional<rule> parse_tuple(std::string_view tuple) {
     return r;
 }
 
+bool rules_text_complete(std::string_view text) {
+    const auto last = text.find_last_not_of(" \t\r\n");
+    if (last == std::string_view::npos) {
+        return false;
+    }
+    const auto line_start = text.rfind('\n', last);
+    auto line = text.substr(line_start == std::string_view::npos ? 0 : line_start + 1);
+    line = line.substr(0, line.find('\n'));
+    return line == "COMMIT" || line == "COMMIT\r";
+}
+
 rules_file_contents parse_rules_file(std::string_view text) {
     constexpr std::string_view marker = "### tuple ###";
     rules_file_contents out;
+    out.complete = rules_text_complete(text);
     std::istringstream in{std::string(text)};
     int number = 0;
     for (std::string line; std::getline(in, line);) {
         ++number;
-        if (line.find_first_not_of(" \t\r") != std::string::npos) {
-            out.complete = line == "COMMIT" || line == "COMMIT\r";
-        }
         if (!line.starts_with(marker)) {
             continue;
         }

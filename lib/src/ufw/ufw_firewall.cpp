@@ -76,22 +76,22 @@ firewall_state ufw_firewall::probe() {
 }
 
 rules_file_contents ufw_firewall::read_rules(boost::system::error_code& ec) {
-    rules_file_contents all;
     std::vector<std::string> files{settings_.config_dir + "/user6.rules"};
     if (settings_.include_ipv4) {
         files.push_back(settings_.config_dir + "/user.rules");
     }
+    std::vector<std::string> texts;
+    rules_file_contents all;
     for (const auto& path : files) {
-        rules_file_contents part;
         for (int attempt = 1;; ++attempt) {
-            const auto text = read_text(path);
+            auto text = read_text(path);
             if (!text) {
                 ec = errc::rules_file_unreadable;
                 all.warnings.push_back(path + ": cannot read");
                 return all;
             }
-            part = parse_rules_file(*text);
-            if (part.complete) {
+            if (rules_text_complete(*text)) {
+                texts.push_back(std::move(*text));
                 break;
             }
             // Caught while ufw rewrites it in place (no lock is held for that): read again
@@ -104,12 +104,28 @@ rules_file_contents ufw_firewall::read_rules(boost::system::error_code& ec) {
             }
             std::this_thread::sleep_for(torn_read_pause);
         }
+    }
+    ec = {};
+    if (texts == rules_read_texts_) {
+        return rules_read_; // unchanged: parsed once
+    }
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        auto part = parse_rules_file(texts[i]);
         for (auto& warning : part.warnings) {
-            all.warnings.push_back(path + ": " + warning);
+            all.warnings.push_back(files[i] + ": " + warning);
         }
         std::move(part.entries.begin(), part.entries.end(), std::back_inserter(all.entries));
     }
-    ec = {};
+    all.complete = true;
+    // A fingerprint of the text, so that a restarted executor cannot answer "same" to a
+    // watcher holding an older reading.
+    std::uint64_t version = texts.size();
+    for (const auto& text : texts) {
+        version = version * 1099511628211ULL ^ std::hash<std::string>{}(text);
+    }
+    all.version = version;
+    rules_read_texts_ = std::move(texts);
+    rules_read_ = all;
     return all;
 }
 

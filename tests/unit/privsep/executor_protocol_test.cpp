@@ -19,11 +19,23 @@ TEST(executor_protocol, canonical_requests_round_trip) {
           std::string("delete route limit log udp 6000:6010 2001:db8::2 2001:db8:1::/48 "
                       "dockgate:0123456789ab:web"),
           std::string("add in allow nolog tcp 8081 ::/0 ::/0 dockgate:0123456789ab:web.1_x-y"),
-          std::string("list"), std::string("probe")}) {
+          std::string("list"), std::string("list 00c0ffee12345678"), std::string("probe")}) {
         const auto parsed = parse_request(message);
         ASSERT_TRUE(parsed.request) << message << ": " << parsed.reason;
         EXPECT_EQ(format_request(*parsed.request), message);
     }
+}
+
+TEST(executor_protocol, a_list_carries_the_version_the_asker_has) {
+    const auto parsed = parse_request("list 00c0ffee12345678");
+    ASSERT_TRUE(parsed.request) << parsed.reason;
+    EXPECT_EQ(parsed.request->known_version, 0x00c0ffee12345678ULL);
+    for (const char* bad : {"list 00C0FFEE12345678", "list c0ffee", "list 0000000000000000",
+                            "list 00c0ffee123456789", "list -0c0ffee1234567"}) {
+        EXPECT_FALSE(parse_request(bad).request) << bad;
+    }
+    EXPECT_EQ(version_text(1), "0000000000000001");
+    EXPECT_EQ(parse_version_text("ffffffffffffffff"), 0xffffffffffffffffULL);
 }
 
 struct refusal_case {

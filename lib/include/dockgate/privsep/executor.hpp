@@ -68,6 +68,7 @@ class remote_firewall final : public firewall {
     std::string socket_path_;
     std::chrono::milliseconds timeout_;
     int fd_ = -1;
+    rules_file_contents last_rules_; ///< the last reading, kept while its version holds
 };
 
 } // namespace dockgate

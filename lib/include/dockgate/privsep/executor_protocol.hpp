@@ -5,6 +5,7 @@
 #include "dockgate/ufw/firewall.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,9 @@ struct executor_request {
     std::optional<owned_rule> target; ///< for add and remove
     std::size_t batch_size = 0;       ///< for batch: 1..max_batch_ops
     host_rules_request host_rules{};  ///< for host_rules
+    /// for list: the version of the rules the asker already has ("list V", 16 hex digits);
+    /// the executor answers "ok same" when they are still what it reads.
+    std::uint64_t known_version = 0;
 };
 
 struct request_parse {
@@ -39,6 +43,10 @@ struct request_parse {
 /// so quotes, newlines, ';', option-like values ("--force") and non-canonical numbers or
 /// addresses never reach the ufw argv.
 request_parse parse_request(std::string_view message);
+
+/// A rules version as 16 lowercase hex digits, and back (nullopt for any other text).
+std::string version_text(std::uint64_t version);
+std::optional<std::uint64_t> parse_version_text(std::string_view text);
 
 /// Canonical text of a request, e.g.
 /// "add route allow nolog tcp 80 2001:db8::2 ::/0 dockgate:0123456789ab:web".

@@ -87,6 +87,9 @@ class controller {
     asio::awaitable<void> reconcile_once(bool drift_only);
     asio::awaitable<void> refresh_changed_containers();
     /// Applies the plan through the firewall; returns how many operations were answered.
+    /// Keeps a reading of ufw's rules (logging the admin's rules that went away) unless it is
+    /// the same version as the last.
+    void take_reading(rules_file_contents actual);
     asio::awaitable<std::size_t> apply_plan(const plan& todo, std::vector<apply_result>& results);
     void finish_round(const plan& todo, const std::vector<apply_result>& results,
                       std::size_t answered, std::size_t owned_before, bool drift_only,
@@ -115,6 +118,10 @@ class controller {
     std::set<std::string> reported_covered_; ///< tuples already reported as admin-covered
     /// The admin's rules as last read from ufw (see foreign_rules), to notice one going away.
     std::optional<foreign_rule_set> foreign_seen_;
+    /// The last reading of ufw's rules and its index: a reading of the same version reuses
+    /// both, so a round costs nothing per rule the admin holds.
+    rules_file_contents actual_;
+    rules_index actual_index_;
     bool stopping_ = false;
     std::atomic<bool> stop_requested_{false}; ///< stopping_, for the worker thread
     bool failed_ = false;

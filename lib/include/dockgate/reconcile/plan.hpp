@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace dockgate {
@@ -28,6 +29,19 @@ struct plan {
     std::vector<owned_rule> admin_covered; ///< wanted, but an admin rule for the same tuple exists
     [[nodiscard]] bool empty() const { return ops.empty(); }
 };
+
+/// What a plan needs of one reading of ufw's rules, built once per reading: the match keys of
+/// the rules dockgate does not own, and dockgate's own entries (pointers into the reading,
+/// which must outlive the index).
+struct rules_index {
+    std::unordered_set<std::string> foreign_matches;
+    std::vector<const rules_file_entry*> owned;
+};
+rules_index index_rules(const rules_file_contents& actual);
+
+/// make_plan on an index: time linear in desired and dockgate's own rules, whatever the number
+/// of the admin's.
+plan make_plan(const std::vector<owned_rule>& desired, const rules_index& actual);
 
 /// Computes the operations that turn `actual` into `desired`. Entries without a valid dockgate
 /// tag are never removed or re-tagged; a desired rule that ufw would match with one of them (the

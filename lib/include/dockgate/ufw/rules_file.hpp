@@ -3,6 +3,7 @@
 
 #include "dockgate/model/rule.hpp"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,7 +26,13 @@ struct rules_file_contents {
     /// The last line that is not blank is COMMIT. ufw rewrites its rules files in place
     /// (truncate, then write), so a read at that moment sees a file cut short.
     bool complete = false;
+    /// A fingerprint of the files' text it was read from: equal versions, equal contents.
+    /// 0 when not known (every reading then counts as new).
+    std::uint64_t version = 0;
 };
+
+/// Whether the last line of `text` that is not blank is COMMIT (a file ufw finished writing).
+bool rules_text_complete(std::string_view text);
 
 /// Parses a rules file. Lines that are not tuples are ignored; malformed tuples become warnings
 /// and are never treated as dockgate's.

@@ -96,6 +96,8 @@ class ufw_firewall final : public firewall {
     std::string known_rules6_;             ///< user6.rules as last verified or written by us
     std::unique_ptr<nft_monitor> monitor_; ///< with `incremental`, started with the verification
     kernel_handles handles_;
+    std::vector<std::string> rules_read_texts_; ///< the files read_rules last parsed
+    rules_file_contents rules_read_;            ///< and what it made of them
     std::chrono::steady_clock::time_point monitor_started_{};
     std::thread verifier_;
 };
