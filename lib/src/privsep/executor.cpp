@@ -92,7 +92,7 @@ bool send_message(int fd, std::string_view message) {
 /// "ok end V" with its version; or only "ok same" when the asker has version `known` already.
 void send_rules(int fd, firewall& fw, std::uint64_t known) {
     boost::system::error_code ec;
-    const auto contents = fw.read_rules(ec);
+    const auto contents = fw.read_rules_since(known, ec);
     for (const auto& warning : contents.warnings) {
         send_message(fd, "warn " + warning.substr(0, 1000));
     }
@@ -100,7 +100,7 @@ void send_rules(int fd, firewall& fw, std::uint64_t known) {
         send_message(fd, "error " + std::to_string(ec.value()) + " error 0 cannot read rules");
         return;
     }
-    if (contents.version != 0 && contents.version == known) {
+    if (contents.unchanged) {
         send_message(fd, "ok same");
         return;
     }
@@ -507,9 +507,14 @@ firewall_state remote_firewall::probe() {
 }
 
 rules_file_contents remote_firewall::read_rules(boost::system::error_code& ec) {
+    return read_rules_since(0, ec);
+}
+
+rules_file_contents remote_firewall::read_rules_since(std::uint64_t known_version,
+                                                      boost::system::error_code& ec) {
     std::vector<std::string> replies;
     executor_request request{request_kind::list, std::nullopt};
-    request.known_version = last_rules_.version;
+    request.known_version = known_version;
     if ((ec = exchange(format_request(request), replies))) {
         return {};
     }
@@ -523,21 +528,19 @@ rules_file_contents remote_firewall::read_rules(boost::system::error_code& ec) {
         }
     }
     const auto& last = replies.back();
-    if (last == "ok same" && last_rules_.version != 0) {
-        // Unchanged since the last reading: neither sent nor parsed again.
-        auto contents = last_rules_;
-        contents.warnings = std::move(warnings);
-        return contents;
-    }
-    if (last != "ok end" && !last.starts_with("ok end ")) {
+    rules_file_contents contents;
+    if (last == "ok same" && known_version != 0) {
+        contents.unchanged = true; // neither sent nor parsed again
+        contents.version = known_version;
+    } else if (last == "ok end" || last.starts_with("ok end ")) {
+        contents = parse_rules_file(text);
+        contents.version =
+            last.size() > 7 ? parse_version_text(std::string_view(last).substr(7)).value_or(0) : 0;
+    } else {
         ec = errc::rules_file_unreadable;
         return {};
     }
-    auto contents = parse_rules_file(text);
-    contents.version =
-        last.size() > 7 ? parse_version_text(std::string_view(last).substr(7)).value_or(0) : 0;
     contents.warnings.insert(contents.warnings.begin(), warnings.begin(), warnings.end());
-    last_rules_ = contents;
     return contents;
 }
 

@@ -222,7 +222,9 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
         co_await setup_.ensure_host_rules(state.active, settings_.dry_run, counters_);
     auto desired = desired_rules();
     error_code read_ec;
-    auto read_work = [this, &read_ec] { return firewall_.read_rules(read_ec); };
+    auto read_work = [this, &read_ec] {
+        return firewall_.read_rules_since(actual_.version, read_ec);
+    };
     auto actual = co_await off_loop(worker_, std::move(read_work));
     for (const auto& warning : actual.warnings) {
         log_->warn("ufw rules file: {}", warning);
@@ -246,14 +248,13 @@ asio::awaitable<void> controller::reconcile_once(bool drift_only) {
 }
 
 void controller::take_reading(rules_file_contents actual) {
-    if (actual.version != 0 && actual.version == actual_.version) {
+    if (actual.unchanged) {
         return; // the same rules as last time: nothing went away, the index holds
     }
-    if (foreign_seen_) {
-        log_vanished(*log_, vanished_rules(*foreign_seen_, actual),
+    if (!actual_.entries.empty()) { // not the first reading, nor after an empty one
+        log_vanished(*log_, vanished_rules(foreign_rules(actual_), actual),
                      settings_.max_rejections_logged);
     }
-    foreign_seen_ = foreign_rules(actual);
     actual_ = std::move(actual);
     actual_index_ = index_rules(actual_);
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <unordered_set>
 
 namespace dockgate {
 namespace {
@@ -177,11 +178,30 @@ bool owned_by_dockgate(const rules_block& block) {
            parse_tuple(block.tuple).has_value();
 }
 
-document_editor::document_editor(rules_document& doc) : doc_(doc), slots_(doc.blocks.size()) {
-    by_match_.reserve(doc.blocks.size());
-    by_tuple_.reserve(doc.blocks.size());
+document_editor::document_editor(rules_document& doc, const std::vector<rule_op>& ops)
+    : doc_(doc), slots_(doc.blocks.size()) {
+    // Only blocks that one of the operations can touch are indexed: one pass that allocates
+    // nothing for the others, so the admin's thousands of rules cost a comparison each.
+    std::vector<std::string> tuples;
+    tuples.reserve(ops.size());
+    for (const auto& op : ops) {
+        tuples.push_back(op.target.what.tuple());
+    }
+    auto tail = [](std::string_view tuple) {
+        const auto space = tuple.find(' ');
+        return space == std::string_view::npos ? std::string_view{} : tuple.substr(space);
+    };
+    std::unordered_set<std::string_view> wanted_tuples;
+    std::unordered_set<std::string_view> wanted_tails; // ufw_match_key without the class
+    for (const auto& tuple : tuples) {
+        wanted_tuples.insert(tuple);
+        wanted_tails.insert(tail(tuple));
+    }
     for (std::size_t at = 0; at < doc.blocks.size(); ++at) {
-        index_block(at);
+        const auto& tuple = doc.blocks[at].tuple;
+        if (wanted_tails.contains(tail(tuple)) || wanted_tuples.contains(tuple)) {
+            index_block(at);
+        }
     }
 }
 
@@ -283,7 +303,7 @@ document_changes document_editor::finish() {
 }
 
 ufw_verdict apply_to_document(rules_document& doc, const rule_op& op) {
-    document_editor editor(doc);
+    document_editor editor(doc, {op});
     auto verdict = editor.apply(op);
     editor.finish();
     return verdict;

@@ -1,7 +1,7 @@
 // Reading ufw's tuple lines, including hex comments and the tuple fields dockgate writes.
 #include "dockgate/ufw/rules_file.hpp"
 
-#include <sstream>
+#include <algorithm>
 
 namespace dockgate {
 
@@ -130,9 +130,11 @@ rules_file_contents parse_rules_file(std::string_view text) {
     constexpr std::string_view marker = "### tuple ###";
     rules_file_contents out;
     out.complete = rules_text_complete(text);
-    std::istringstream in{std::string(text)};
     int number = 0;
-    for (std::string line; std::getline(in, line);) {
+    for (std::size_t next = 0; next < text.size();) {
+        const auto end = std::min(text.find('\n', next), text.size());
+        const auto line = text.substr(next, end - next);
+        next = end + 1;
         ++number;
         if (!line.starts_with(marker)) {
             continue;

@@ -25,7 +25,7 @@ std::vector<apply_result> all_failed(std::size_t count, errc code, const std::st
 /// Each operation's verdict on the document; `doc` changed by all of them, as `changes` says.
 std::vector<apply_result> apply_all(rules_document& doc, const std::vector<rule_op>& ops,
                                     document_changes& changes) {
-    document_editor editor(doc);
+    document_editor editor(doc, ops);
     std::vector<apply_result> results;
     results.reserve(ops.size());
     for (const auto& op : ops) {
@@ -194,6 +194,9 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
     if (!text) {
         return fail_all(errc::rules_file_unreadable, errno_text("cannot read " + path));
     }
+    // The document as we last wrote it, unless the file changed since: parsed once.
+    std::optional<rules_document> doc;
+    std::swap(doc, known_doc_);
     if (*text != known_rules6_) {
         // Changed by ufw or by hand since we last looked: carrying its blocks over verbatim is
         // exact only if they are in ufw's own form, which one more dry run confirms.
@@ -203,16 +206,18 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
             return outcome;
         }
         known_rules6_ = *text;
+        doc.reset();
     }
     std::string why;
-    auto doc = parse_rules_document(*text, &why);
-    if (!doc) {
+    if (!doc && !(doc = parse_rules_document(*text, &why))) {
         outcome.fallback = path + ": " + why;
         return outcome;
     }
     document_changes changes;
     outcome.results = apply_all(*doc, ops, changes);
-    if (const auto new_text = doc->render(); new_text != *text) {
+    if (const auto new_text = doc->render(); new_text == *text) {
+        known_doc_ = std::move(doc);
+    } else {
         const bool active = probe().active;
         kernel_loader load;
         if (active) {
@@ -222,6 +227,7 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
         }
         if (write_and_load(settings_, path, *text, new_text, load, outcome.results)) {
             known_rules6_ = new_text;
+            known_doc_ = std::move(doc);
             if (!active) {
                 mark_recorded(outcome.results);
                 handles_.forget(); // the kernel was not loaded with this file

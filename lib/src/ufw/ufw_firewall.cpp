@@ -76,6 +76,11 @@ firewall_state ufw_firewall::probe() {
 }
 
 rules_file_contents ufw_firewall::read_rules(boost::system::error_code& ec) {
+    return read_rules_since(0, ec);
+}
+
+rules_file_contents ufw_firewall::read_rules_since(std::uint64_t known_version,
+                                                   boost::system::error_code& ec) {
     std::vector<std::string> files{settings_.config_dir + "/user6.rules"};
     if (settings_.include_ipv4) {
         files.push_back(settings_.config_dir + "/user.rules");
@@ -106,8 +111,16 @@ rules_file_contents ufw_firewall::read_rules(boost::system::error_code& ec) {
         }
     }
     ec = {};
-    if (texts == rules_read_texts_) {
-        return rules_read_; // unchanged: parsed once
+    // A fingerprint of the text, so that a restarted executor cannot answer "unchanged" to a
+    // watcher holding an older reading.
+    std::uint64_t version = texts.size();
+    for (const auto& text : texts) {
+        version = version * 1099511628211ULL ^ std::hash<std::string>{}(text);
+    }
+    if (known_version != 0 && version == known_version) {
+        all.version = version;
+        all.unchanged = true;
+        return all;
     }
     for (std::size_t i = 0; i < files.size(); ++i) {
         auto part = parse_rules_file(texts[i]);
@@ -117,15 +130,7 @@ rules_file_contents ufw_firewall::read_rules(boost::system::error_code& ec) {
         std::move(part.entries.begin(), part.entries.end(), std::back_inserter(all.entries));
     }
     all.complete = true;
-    // A fingerprint of the text, so that a restarted executor cannot answer "same" to a
-    // watcher holding an older reading.
-    std::uint64_t version = texts.size();
-    for (const auto& text : texts) {
-        version = version * 1099511628211ULL ^ std::hash<std::string>{}(text);
-    }
     all.version = version;
-    rules_read_texts_ = std::move(texts);
-    rules_read_ = all;
     return all;
 }
 

@@ -50,6 +50,8 @@ class remote_firewall final : public firewall {
 
     firewall_state probe() override;
     rules_file_contents read_rules(boost::system::error_code& ec) override;
+    rules_file_contents read_rules_since(std::uint64_t known_version,
+                                         boost::system::error_code& ec) override;
     apply_result apply(const rule_op& op) override;
     kernel_facts read_kernel(boost::system::error_code& ec) override;
     apply_result apply_host_rules(const host_rules_request& request) override;
@@ -68,7 +70,6 @@ class remote_firewall final : public firewall {
     std::string socket_path_;
     std::chrono::milliseconds timeout_;
     int fd_ = -1;
-    rules_file_contents last_rules_; ///< the last reading, kept while its version holds
 };
 
 } // namespace dockgate

@@ -116,10 +116,9 @@ class controller {
     asio::thread_pool worker_{1};     ///< the single thread that runs ufw
     host_setup setup_;
     std::set<std::string> reported_covered_; ///< tuples already reported as admin-covered
-    /// The admin's rules as last read from ufw (see foreign_rules), to notice one going away.
-    std::optional<foreign_rule_set> foreign_seen_;
     /// The last reading of ufw's rules and its index: a reading of the same version reuses
-    /// both, so a round costs nothing per rule the admin holds.
+    /// both, so a round costs nothing per rule the admin holds. The next new reading is
+    /// compared with it to notice an admin's rule going away.
     rules_file_contents actual_;
     rules_index actual_index_;
     bool stopping_ = false;

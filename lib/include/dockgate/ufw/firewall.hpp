@@ -48,6 +48,14 @@ class firewall {
     virtual firewall_state probe() = 0;
     /// All tuples of the rules files (both families when IPv4 is managed).
     virtual rules_file_contents read_rules(boost::system::error_code& ec) = 0;
+    /// The same, or only `unchanged` (and the version) when the files are still at
+    /// `known_version` (0: no reading yet), so that an unchanged reading is neither sent nor
+    /// parsed again. The default reads in full.
+    virtual rules_file_contents read_rules_since(std::uint64_t known_version,
+                                                 boost::system::error_code& ec) {
+        (void)known_version;
+        return read_rules(ec);
+    }
     virtual apply_result apply(const rule_op& op) = 0;
     /// What the kernel's IPv6 tables say about Docker and dockgate's host rules.
     virtual kernel_facts read_kernel(boost::system::error_code& ec) {

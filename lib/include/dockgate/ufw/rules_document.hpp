@@ -63,10 +63,11 @@ struct document_changes {
 /// (new comment, action or logging: "Rule updated") or is skipped when identical; a remove
 /// deletes the first block with exactly this tuple and comment. A rule of the same match that
 /// is not dockgate's is never replaced (error), although ufw itself would overwrite it.
-/// Indexed once, so a batch costs time linear in the document plus the operations.
+/// Indexed once for `ops` (which it then applies one by one, in order), so a batch costs one
+/// pass over the document plus the operations.
 class document_editor {
   public:
-    explicit document_editor(rules_document& doc);
+    document_editor(rules_document& doc, const std::vector<rule_op>& ops);
     ufw_verdict apply(const rule_op& op);
     /// Drops the removed blocks from the document and says what changed since construction;
     /// the editor is spent after this.

@@ -29,6 +29,9 @@ struct rules_file_contents {
     /// A fingerprint of the files' text it was read from: equal versions, equal contents.
     /// 0 when not known (every reading then counts as new).
     std::uint64_t version = 0;
+    /// Set by firewall::read_rules_since when the files are still at the version the caller
+    /// has: then nothing else is filled in.
+    bool unchanged = false;
 };
 
 /// Whether the last line of `text` that is not blank is COMMIT (a file ufw finished writing).

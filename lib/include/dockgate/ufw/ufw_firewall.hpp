@@ -3,6 +3,7 @@
 
 #include "dockgate/ufw/firewall.hpp"
 #include "dockgate/ufw/kernel_edit.hpp"
+#include "dockgate/ufw/rules_document.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -58,6 +59,8 @@ class ufw_firewall final : public firewall {
     void start_verification();
     firewall_state probe() override;
     rules_file_contents read_rules(boost::system::error_code& ec) override;
+    rules_file_contents read_rules_since(std::uint64_t known_version,
+                                         boost::system::error_code& ec) override;
     apply_result apply(const rule_op& op) override;
     void apply_batch(const std::vector<rule_op>& ops, const batch_progress& progress) override;
     kernel_facts read_kernel(boost::system::error_code& ec) override;
@@ -93,11 +96,10 @@ class ufw_firewall final : public firewall {
     std::shared_ptr<spdlog::logger> log_;
     std::timed_mutex batch_mutex_; ///< held by the verification and by each batch
     std::atomic<write_path> path_{write_path::per_rule};
-    std::string known_rules6_;             ///< user6.rules as last verified or written by us
-    std::unique_ptr<nft_monitor> monitor_; ///< with `incremental`, started with the verification
+    std::string known_rules6_;                ///< user6.rules as last verified or written by us
+    std::optional<rules_document> known_doc_; ///< known_rules6_ parsed, after our last write
+    std::unique_ptr<nft_monitor> monitor_;    ///< with `incremental`, started with the verification
     kernel_handles handles_;
-    std::vector<std::string> rules_read_texts_; ///< the files read_rules last parsed
-    rules_file_contents rules_read_;            ///< and what it made of them
     std::chrono::steady_clock::time_point monitor_started_{};
     std::thread verifier_;
 };
