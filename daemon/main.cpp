@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <functional>
 #include <iostream>
+#include <malloc.h>
 #include <optional>
 #include <sys/socket.h>
 #include <sysexits.h>
@@ -176,6 +177,13 @@ int run_watcher(options& opt, policy pol, firewall& fw,
 } // namespace
 
 int main(int argc, char** argv) try {
+    // Memory stays flat with the number of rules ufw holds: the rules files' texts (a megabyte
+    // at 10,000 rules) go to mmap and back to the kernel when freed (a fixed threshold: glibc's
+    // own grows with the largest block freed, keeping such texts on the heap for good), and
+    // two arenas rather than one per thread keep what the worker, executor, verification and
+    // kernel-notification threads free reusable by each other.
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    mallopt(M_ARENA_MAX, 2);
     options opt;
     const auto parsed = parse_options(argc, argv, opt);
     if (parsed.status == parse_status::help || parsed.status == parse_status::version) {

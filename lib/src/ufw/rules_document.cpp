@@ -79,6 +79,11 @@ std::string first_difference(std::string_view what, std::string_view ours,
 
 std::string rules_document::render_rules() const {
     std::string out;
+    std::size_t size = 0;
+    for (const auto& block : blocks) {
+        size += block.text.size();
+    }
+    out.reserve(size);
     for (const auto& block : blocks) {
         out += block.text;
     }
@@ -86,7 +91,19 @@ std::string rules_document::render_rules() const {
 }
 
 std::string rules_document::render() const {
-    return header + render_rules() + footer;
+    // Sized first: one allocation of the file's size rather than a doubling string.
+    std::size_t size = header.size() + footer.size();
+    for (const auto& block : blocks) {
+        size += block.text.size();
+    }
+    std::string out;
+    out.reserve(size);
+    out += header;
+    for (const auto& block : blocks) {
+        out += block.text;
+    }
+    out += footer;
+    return out;
 }
 
 std::optional<rules_document> parse_rules_document(std::string_view text, std::string* why) {
@@ -275,8 +292,8 @@ ufw_verdict document_editor::apply(const rule_op& op) {
 
 document_changes document_editor::finish() {
     document_changes changes;
-    std::vector<rules_block> kept;
-    kept.reserve(doc_.blocks.size());
+    // Compacted in place: blocks before the first removed one are not touched at all.
+    std::size_t kept = 0;
     for (std::size_t at = 0; at < doc_.blocks.size(); ++at) {
         auto& state = slots_[at];
         auto& block = doc_.blocks[at];
@@ -293,9 +310,12 @@ document_changes document_editor::finish() {
             }
             ++changes.first_appended;
         }
-        kept.push_back(std::move(block));
+        if (kept != at) {
+            doc_.blocks[kept] = std::move(block);
+        }
+        ++kept;
     }
-    doc_.blocks = std::move(kept);
+    doc_.blocks.resize(kept);
     slots_.clear();
     by_match_.clear();
     by_tuple_.clear();

@@ -7,6 +7,7 @@
 #include <spdlog/logger.h>
 
 #include <functional>
+#include <malloc.h>
 #include <unistd.h>
 
 #include "nft_monitor.hpp"
@@ -77,7 +78,8 @@ bool write_and_load(const ufw_settings& settings, const std::string& path,
                     const std::string& old_text, const std::string& new_text,
                     const kernel_loader& load, std::vector<apply_result>& results) {
     std::string error;
-    const auto temp = write_beside(path, new_text, error);
+    // Synced after the load, before the rename: the kernel's change does not wait for the disk.
+    const auto temp = write_beside(path, new_text, error, false);
     if (!temp) {
         fail_changes(results, errc::rules_file_unwritable, error + "; " + path + " left as it was");
         return false;
@@ -85,6 +87,14 @@ bool write_and_load(const ufw_settings& settings, const std::string& path,
     if (auto failure = load ? load(*temp) : std::nullopt) {
         ::unlink(temp->c_str());
         fail_changes(results, errc::ufw_failed, *failure);
+        return false;
+    }
+    if (!sync_file(*temp, error)) {
+        ::unlink(temp->c_str());
+        if (load) {
+            restore_rules(settings, path); // the kernel back to what the file says
+        }
+        fail_changes(results, errc::rules_file_unwritable, error + "; " + path + " left as it was");
         return false;
     }
     if (read_text(path) != old_text) {
@@ -215,7 +225,7 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
     }
     document_changes changes;
     outcome.results = apply_all(*doc, ops, changes);
-    if (const auto new_text = doc->render(); new_text == *text) {
+    if (auto new_text = doc->render(); new_text == *text) {
         known_doc_ = std::move(doc);
     } else {
         const bool active = probe().active;
@@ -226,7 +236,7 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
             };
         }
         if (write_and_load(settings_, path, *text, new_text, load, outcome.results)) {
-            known_rules6_ = new_text;
+            known_rules6_ = std::move(new_text);
             known_doc_ = std::move(doc);
             if (!active) {
                 mark_recorded(outcome.results);
@@ -273,12 +283,15 @@ std::optional<std::string> ufw_firewall::load_kernel(const std::string& new_file
     if (incremental) {
         // Changes by others before this load do not matter: it rewrote all of ufw's chains.
         bool others = false;
-        const auto events = monitor_->take(restore.pid, settings_.kernel_report_wait, others);
+        auto events = monitor_->take(restore.pid, settings_.kernel_report_wait, others);
         const bool learned = events && handles_.learn_load(now, *events);
         if (log_) {
             log_->debug("kernel report of the load (process {}): {} event(s), handles {}",
                         restore.pid, events ? events->size() : 0, learned ? "known" : "not known");
         }
+        // A report of every rule ufw holds, and what the load read: give the memory back.
+        events.reset();
+        ::malloc_trim(0);
     }
     return std::nullopt;
 }

@@ -1,6 +1,7 @@
 // Small file, lock and tool helpers shared by the ufw adapter's sources (private to lib/src/ufw).
 #include "ufw_files.hpp"
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -71,19 +72,41 @@ ufw_lock::~ufw_lock() {
 }
 
 std::optional<std::string> read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         return std::nullopt;
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
+    // One allocation of the file's size (a megabyte at 10,000 rules), not a doubling stream.
+    struct stat info {};
+    std::string text;
+    if (::fstat(fd, &info) == 0 && info.st_size > 0) {
+        text.reserve(static_cast<std::size_t>(info.st_size) + 1);
+    }
+    std::array<char, 65536> chunk{};
+    for (;;) {
+        const auto n = ::read(fd, chunk.data(), chunk.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            const int saved = errno;
+            ::close(fd);
+            errno = saved;
+            return std::nullopt;
+        }
+        if (n == 0) {
+            break;
+        }
+        text.append(chunk.data(), static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return text;
 }
 
 /// Writes `text` to a new file beside `target` with the target's mode and owner, synced.
 /// Returns its path, or nullopt with `error` set and nothing left behind.
 std::optional<std::string> write_beside(const std::string& target, std::string_view text,
-                                        std::string& error) {
+                                        std::string& error, bool sync) {
     struct stat original {};
     if (::stat(target.c_str(), &original) != 0) {
         error = errno_text("cannot stat " + target);
@@ -102,7 +125,7 @@ std::optional<std::string> write_beside(const std::string& target, std::string_v
                             created.st_gid == original.st_gid;
     const bool ok = write_all(fd, text) && ::fchmod(fd, original.st_mode & 07777) == 0 &&
                     (same_owner || ::fchown(fd, original.st_uid, original.st_gid) == 0) &&
-                    ::fsync(fd) == 0;
+                    (!sync || ::fsync(fd) == 0);
     if (!ok) {
         error = errno_text("cannot write " + path);
     }
@@ -138,6 +161,18 @@ std::optional<std::string> write_scratch(const std::string& dir, std::string_vie
         return std::nullopt;
     }
     return path;
+}
+
+bool sync_file(const std::string& path, std::string& error) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const bool ok = fd >= 0 && ::fsync(fd) == 0;
+    if (!ok) {
+        error = errno_text("cannot sync " + path);
+    }
+    if (fd >= 0) {
+        ::close(fd);
+    }
+    return ok;
 }
 
 bool replace_with(const std::string& temp, const std::string& target, std::string& error) {

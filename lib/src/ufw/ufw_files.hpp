@@ -40,10 +40,13 @@ class ufw_lock {
 /// The whole file, or nullopt (errno set) when it cannot be opened.
 std::optional<std::string> read_text(const std::string& path);
 
-/// Writes `text` to a new file beside `target` with the target's mode and owner, synced.
+/// Writes `text` to a new file beside `target` with the target's mode and owner, synced unless
+/// `sync` is false (then sync_file before renaming it into place).
 /// Returns its path, or nullopt with `error` set and nothing left behind.
 std::optional<std::string> write_beside(const std::string& target, std::string_view text,
-                                        std::string& error);
+                                        std::string& error, bool sync = true);
+/// fsync for a file write_beside left unsynced; false with `error` set when it fails.
+bool sync_file(const std::string& path, std::string& error);
 
 /// Writes `text` to a new private file in `dir` (not synced: for a tool to read at once).
 /// Returns its path, or nullopt with `error` set and nothing left behind.

@@ -51,7 +51,7 @@ std::vector<monitor_line> load_report(const rules_document& doc, std::uint64_t f
 }
 
 document_changes edit(rules_document& doc, const std::vector<rule_op>& ops) {
-    document_editor editor(doc);
+    document_editor editor(doc, ops);
     for (const auto& op : ops) {
         editor.apply(op);
     }
