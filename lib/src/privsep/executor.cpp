@@ -533,7 +533,7 @@ rules_file_contents remote_firewall::read_rules_since(std::uint64_t known_versio
         contents.unchanged = true; // neither sent nor parsed again
         contents.version = known_version;
     } else if (last == "ok end" || last.starts_with("ok end ")) {
-        contents = parse_rules_file(text);
+        contents = parse_rules_file(text, false);
         contents.version =
             last.size() > 7 ? parse_version_text(std::string_view(last).substr(7)).value_or(0) : 0;
     } else {

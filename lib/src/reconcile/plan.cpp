@@ -5,6 +5,9 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
 
 namespace dockgate {
 namespace {
@@ -120,14 +123,30 @@ std::string canonical_rule(std::string_view tuple) {
 } // namespace
 
 foreign_rule_set vanished_rules(const foreign_rule_set& before, const rules_file_contents& after) {
+    // Most rules are still there word for word: only the others are put in canonical form,
+    // so a reading costs a lookup per rule, not an address parse.
+    std::unordered_set<std::string_view> verbatim;
+    verbatim.reserve(after.entries.size());
+    for (const auto& entry : after.entries) {
+        verbatim.insert(entry.tuple);
+    }
+    std::vector<const std::pair<const std::string, std::string>*> unsure;
+    for (const auto& rule : before) {
+        if (!verbatim.contains(rule.first)) {
+            unsure.push_back(&rule);
+        }
+    }
+    foreign_rule_set gone;
+    if (unsure.empty()) {
+        return gone;
+    }
     std::set<std::string> present;
     for (const auto& entry : after.entries) {
         present.insert(canonical_rule(entry.tuple));
     }
-    foreign_rule_set gone;
-    for (const auto& [tuple, comment] : before) {
-        if (!present.contains(canonical_rule(tuple))) {
-            gone.emplace(tuple, comment);
+    for (const auto* rule : unsure) {
+        if (!present.contains(canonical_rule(rule->first))) {
+            gone.emplace(rule->first, rule->second);
         }
     }
     return gone;

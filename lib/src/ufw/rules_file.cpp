@@ -126,7 +126,7 @@ bool rules_text_complete(std::string_view text) {
     return line == "COMMIT" || line == "COMMIT\r";
 }
 
-rules_file_contents parse_rules_file(std::string_view text) {
+rules_file_contents parse_rules_file(std::string_view text, bool parse_all) {
     constexpr std::string_view marker = "### tuple ###";
     rules_file_contents out;
     out.complete = rules_text_complete(text);
@@ -160,8 +160,11 @@ rules_file_contents parse_rules_file(std::string_view text) {
             body = body.substr(0, at);
         }
         entry.tuple = std::string(body);
-        entry.parsed = parse_tuple(body);
-        if (const auto tag = owner_tag::parse(entry.comment); tag) {
+        const auto tag = owner_tag::parse(entry.comment);
+        if (parse_all || tag) {
+            entry.parsed = parse_tuple(body);
+        }
+        if (tag) {
             if (entry.parsed) {
                 entry.owner = tag;
             } else {

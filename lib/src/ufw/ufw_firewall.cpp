@@ -123,7 +123,7 @@ rules_file_contents ufw_firewall::read_rules_since(std::uint64_t known_version,
         return all;
     }
     for (std::size_t i = 0; i < files.size(); ++i) {
-        auto part = parse_rules_file(texts[i]);
+        auto part = parse_rules_file(texts[i], false);
         for (auto& warning : part.warnings) {
             all.warnings.push_back(files[i] + ": " + warning);
         }

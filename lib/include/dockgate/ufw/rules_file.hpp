@@ -17,7 +17,8 @@ struct rules_file_entry {
     std::string tuple;              ///< the tuple text without " comment=..."
     std::string comment;            ///< decoded comment text (empty when none or undecodable)
     std::optional<owner_tag> owner; ///< set only when the comment is a valid dockgate tag
-    std::optional<rule> parsed;     ///< set only for tuple shapes dockgate itself writes
+    std::optional<rule> parsed;     ///< set only for tuple shapes dockgate itself writes (and,
+                                    ///< unless parsed in full, only with a dockgate tag)
 };
 
 struct rules_file_contents {
@@ -39,7 +40,9 @@ bool rules_text_complete(std::string_view text);
 
 /// Parses a rules file. Lines that are not tuples are ignored; malformed tuples become warnings
 /// and are never treated as dockgate's.
-rules_file_contents parse_rules_file(std::string_view text);
+/// `parse_all` false: `parsed` is filled in only for entries with a dockgate tag (the only
+/// ones a plan uses), which keeps reading 10,000 admin rules cheap.
+rules_file_contents parse_rules_file(std::string_view text, bool parse_all = true);
 
 /// Parses a tuple ("route:allow tcp 80 2001:db8::1 any ::/0 in") of a shape dockgate writes.
 std::optional<rule> parse_tuple(std::string_view tuple);
