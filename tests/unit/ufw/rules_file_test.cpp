@@ -209,6 +209,14 @@ TEST(rules_file, hand_written_lines_and_numbers) {
     EXPECT_EQ(contents.warnings,
               std::vector<std::string>{
                   "line 5: dockgate tag on a rule shape dockgate never writes; left alone"});
+    // Read for a plan: only tagged entries are parsed, and ownership and warnings are the same.
+    const auto for_plan = parse_rules_file(text, false);
+    ASSERT_EQ(for_plan.entries.size(), 3U);
+    EXPECT_TRUE(for_plan.entries[0].owner.has_value());
+    EXPECT_TRUE(for_plan.entries[0].parsed.has_value());
+    EXPECT_FALSE(for_plan.entries[1].parsed.has_value()) << "an admin's rule is not parsed";
+    EXPECT_FALSE(for_plan.entries[2].owner.has_value());
+    EXPECT_EQ(for_plan.warnings, contents.warnings);
 }
 
 // ---------------------------------------------------------------------------------------------
