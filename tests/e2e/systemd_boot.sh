@@ -451,6 +451,7 @@ gone_files() {
            /lib/systemd/system/dockgated.service /etc/systemd/system/multi-user.target.wants/dockgated.service \
            /etc/systemd/system/dockgated.service.d; do
     if m test -e "$f"; then echo "    still there: $f"; left=1; fi
+    if [[ $f == /run/dockgate ]] && m test -d "$f"; then m ls -la "$f" | sed 's/^/      /'; fi
   done
   return "$left"
 }
