@@ -42,7 +42,8 @@ monitor_line added(std::string chain, std::uint64_t handle) {
 /// command line in a ufw user chain, with handles from `first`.
 std::vector<monitor_line> load_report(const rules_document& doc, std::uint64_t first) {
     std::vector<monitor_line> events{{kind::rule_deleted, "ufw6-user-input", 3, 0}};
-    for (const auto& line : chain_lines(doc.render())) {
+    const auto text = doc.render(); // chain_lines gives views into it
+    for (const auto& line : chain_lines(text)) {
         if (line.chain.starts_with(ufw_user_chain_prefix)) {
             events.push_back(added(std::string(line.chain), first++));
         }
