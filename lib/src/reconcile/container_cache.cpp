@@ -11,12 +11,6 @@ bool container_cache::on_event(const docker_event& event) {
         }
         return containers_.erase(event.container_id) > 0;
     }
-    if (event.kind == event_kind::network_change && !containers_.contains(event.container_id) &&
-        event.container_id != inspecting_) {
-        // Not running: a disconnect after its die, or a connect before its start event (the
-        // start is inspected anyway). Inspecting it would only delay the stop's round.
-        return false;
-    }
     to_inspect_.insert(event.container_id);
     return true;
 }

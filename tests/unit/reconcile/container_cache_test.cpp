@@ -61,22 +61,6 @@ TEST(container_cache, a_stop_that_arrives_while_its_inspect_is_pending_wins) {
     EXPECT_TRUE(cache.inspects_pending());
 }
 
-TEST(container_cache, a_network_event_for_a_container_not_running_queues_no_inspect) {
-    // Docker sends the network disconnect after the die, and the connect before the start.
-    container_cache cache;
-    cache.replace({running(1)});
-    EXPECT_TRUE(cache.on_event(event(event_kind::container_stop, 1)));
-    EXPECT_FALSE(cache.on_event(event(event_kind::network_change, 1)));
-    EXPECT_FALSE(cache.inspects_pending());
-    EXPECT_FALSE(cache.on_event(event(event_kind::network_change, 2)));
-    EXPECT_TRUE(cache.on_event(event(event_kind::container_start, 2)));
-    EXPECT_TRUE(cache.inspects_pending());
-    // A running container joining another network is inspected again.
-    cache.replace({running(3)});
-    EXPECT_TRUE(cache.on_event(event(event_kind::network_change, 3)));
-    EXPECT_TRUE(cache.inspects_pending());
-}
-
 TEST(container_cache, a_stop_for_an_unknown_container_changes_nothing) {
     container_cache cache;
     EXPECT_FALSE(cache.on_event(event(event_kind::container_stop, 7)));
