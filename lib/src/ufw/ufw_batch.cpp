@@ -373,15 +373,19 @@ bool ufw_firewall::monitor_ready() {
     // Restarted at most this often; whatever happened meanwhile is unknown (take_others).
     constexpr std::chrono::seconds restart_pause{10};
     if (clock::now() - monitor_started_ >= restart_pause) {
-        monitor_started_ = clock::now();
-        std::string why;
-        if (!monitor_->start(why) && log_) {
-            log_->warn("cannot follow the kernel's rule changes ({}); every change reloads all "
-                       "of ufw's IPv6 user chains",
-                       why);
-        }
+        start_monitor();
     }
     return false;
+}
+
+void ufw_firewall::start_monitor() {
+    monitor_started_ = clock::now();
+    std::string why;
+    if (!monitor_->start(why) && log_) {
+        log_->warn("cannot follow the kernel's rule changes ({}); every change reloads all of "
+                   "ufw's IPv6 user chains, which costs more the more rules ufw holds",
+                   why);
+    }
 }
 
 } // namespace dockgate

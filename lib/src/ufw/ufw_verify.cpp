@@ -195,13 +195,7 @@ void ufw_firewall::start_verification() {
     if (settings_.batch && settings_.incremental && !monitor_) {
         // Started first, so that it listens before the first batch loads.
         monitor_ = std::make_unique<nft_monitor>();
-        monitor_started_ = clock::now();
-        std::string why;
-        if (!monitor_->start(why) && log_) {
-            log_->warn("cannot follow the kernel's rule changes ({}); every change reloads all of "
-                       "ufw's IPv6 user chains, which costs more the more rules ufw holds",
-                       why);
-        }
+        start_monitor();
     }
     if (settings_.batch && !verifier_.joinable()) {
         path_ = write_path::verifying;

@@ -89,7 +89,10 @@ class ufw_firewall final : public firewall {
     std::optional<std::vector<monitor_line>> run_reported(const std::vector<std::string>& argv,
                                                           const std::string& script,
                                                           std::string& failure);
+    /// Whether the kernel's notifications are followed (restarting the listener, at most every
+    /// 10 s, when it ended).
     bool monitor_ready();
+    void start_monitor();
     std::string rules6_path() const { return settings_.config_dir + "/user6.rules"; }
 
     ufw_settings settings_;
