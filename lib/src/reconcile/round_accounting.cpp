@@ -5,14 +5,6 @@
 
 namespace dockgate {
 
-std::size_t count_owned(const rules_file_contents& actual) {
-    std::size_t owned = 0;
-    for (const auto& entry : actual.entries) {
-        owned += entry.owner ? 1U : 0U;
-    }
-    return owned;
-}
-
 bool firewall_answering(const boost::system::error_code& ec) {
     return ec != errc::executor_unavailable && ec != errc::ufw_timeout;
 }

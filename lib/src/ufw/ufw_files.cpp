@@ -6,8 +6,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -29,6 +27,21 @@ bool write_all(int fd, std::string_view text) {
         text.remove_prefix(static_cast<std::size_t>(n));
     }
     return true;
+}
+
+/// Closes a new file written with `ok`; its path, or nullopt with `error` set and the file gone.
+std::optional<std::string> close_written(int fd, std::string path, bool ok, std::string& error) {
+    if (!ok) {
+        error = errno_text("cannot write " + path);
+    }
+    if (::close(fd) != 0 && ok) {
+        error = errno_text("cannot write " + path);
+    }
+    if (!error.empty()) {
+        ::unlink(path.c_str());
+        return std::nullopt;
+    }
+    return path;
 }
 
 } // namespace
@@ -126,17 +139,7 @@ std::optional<std::string> write_beside(const std::string& target, std::string_v
     const bool ok = write_all(fd, text) && ::fchmod(fd, original.st_mode & 07777) == 0 &&
                     (same_owner || ::fchown(fd, original.st_uid, original.st_gid) == 0) &&
                     (!sync || ::fsync(fd) == 0);
-    if (!ok) {
-        error = errno_text("cannot write " + path);
-    }
-    if (::close(fd) != 0 && ok) {
-        error = errno_text("cannot write " + path);
-    }
-    if (!error.empty()) {
-        ::unlink(path.c_str());
-        return std::nullopt;
-    }
-    return path;
+    return close_written(fd, std::move(path), ok, error);
 }
 
 std::optional<std::string> write_scratch(const std::string& dir, std::string_view text,
@@ -150,17 +153,7 @@ std::optional<std::string> write_scratch(const std::string& dir, std::string_vie
         return std::nullopt;
     }
     const bool ok = write_all(fd, text);
-    if (!ok) {
-        error = errno_text("cannot write " + path);
-    }
-    if (::close(fd) != 0 && ok) {
-        error = errno_text("cannot write " + path);
-    }
-    if (!error.empty()) {
-        ::unlink(path.c_str());
-        return std::nullopt;
-    }
-    return path;
+    return close_written(fd, std::move(path), ok, error);
 }
 
 bool sync_file(const std::string& path, std::string& error) {

@@ -24,9 +24,6 @@ struct round_outcome {
     [[nodiscard]] bool failed() const { return !failures.empty(); }
 };
 
-/// Rules in `actual` that carry dockgate's tag.
-std::size_t count_owned(const rules_file_contents& actual);
-
 /// Accounts for the first `answered` operations of `todo` (a batch stopped by shutdown answers
 /// fewer than it holds) and their `results`, adding to `counters`.
 round_outcome account_round(const plan& todo, const std::vector<apply_result>& results,
