@@ -6,6 +6,7 @@
 
 #include <spdlog/logger.h>
 
+#include <algorithm>
 #include <functional>
 #include <malloc.h>
 #include <unistd.h>
@@ -67,42 +68,52 @@ void reload_old_rules(const ufw_settings& settings, const std::string& path,
     }
 }
 
-/// Puts the kernel to the rules in the file it is given; nullopt, or why not (the kernel then
-/// as it was).
-using kernel_loader = std::function<std::optional<std::string>(const std::string&)>;
+/// How the kernel follows a new rules file.
+struct kernel_step {
+    /// The kernel already holds the new rules (changed rule by rule before the write): if the
+    /// file cannot follow, the kernel is put back to the old file.
+    bool changed_already = false;
+    /// Otherwise, when ufw is active: puts the kernel to the rules in the written file it is
+    /// given before the rename; nullopt, or why not (the kernel then as it was).
+    std::function<std::optional<std::string>(const std::string&)> load;
+};
 
-/// Replaces `path`, read as `old_text`, with `new_text`, loading it into the kernel first with
-/// `load` when ufw is active (`load` set). True when both changed; otherwise both are as they
-/// were and the results that wanted a change have failed.
+/// Replaces `path`, read as `old_text`, with `new_text`, and has the kernel follow as `kernel`
+/// says. True when both changed; otherwise both are as they were and the results that wanted a
+/// change have failed.
 bool write_and_load(const ufw_settings& settings, const std::string& path,
                     const std::string& old_text, const std::string& new_text,
-                    const kernel_loader& load, std::vector<apply_result>& results) {
+                    const kernel_step& kernel, std::vector<apply_result>& results) {
+    bool kernel_changed = kernel.changed_already;
+    // Every way out without the rename leaves the file as it was: the kernel goes back to it.
+    auto give_up = [&](errc code, const std::string& detail) {
+        if (kernel_changed) {
+            restore_rules(settings, path);
+        }
+        fail_changes(results, code, detail);
+        return false;
+    };
     std::string error;
     // Synced after the load, before the rename: the kernel's change does not wait for the disk.
     const auto temp = write_beside(path, new_text, error, false);
     if (!temp) {
-        fail_changes(results, errc::rules_file_unwritable, error + "; " + path + " left as it was");
-        return false;
+        return give_up(errc::rules_file_unwritable, error + "; " + path + " left as it was");
     }
-    if (auto failure = load ? load(*temp) : std::nullopt) {
+    if (auto failure = kernel.load ? kernel.load(*temp) : std::nullopt) {
         ::unlink(temp->c_str());
-        fail_changes(results, errc::ufw_failed, *failure);
-        return false;
+        return give_up(errc::ufw_failed, *failure);
     }
+    kernel_changed = kernel_changed || kernel.load;
     if (!sync_file(*temp, error)) {
         ::unlink(temp->c_str());
-        if (load) {
-            restore_rules(settings, path); // the kernel back to what the file says
-        }
-        fail_changes(results, errc::rules_file_unwritable, error + "; " + path + " left as it was");
-        return false;
+        return give_up(errc::rules_file_unwritable, error + "; " + path + " left as it was");
     }
     if (read_text(path) != old_text) {
         // Edited by hand (an editor takes no ufw lock) since we read it, as late as during
         // the load: the rename would silently replace that edit. Keep the edit, put the
         // kernel back to what we read, and let the retry start from the new text.
         ::unlink(temp->c_str());
-        if (load) {
+        if (kernel_changed) {
             reload_old_rules(settings, path, old_text);
         }
         fail_changes(results, errc::rules_file_unwritable,
@@ -110,12 +121,7 @@ bool write_and_load(const ufw_settings& settings, const std::string& path,
         return false;
     }
     if (!replace_with(*temp, path, error)) {
-        // Put the kernel back to what the file (unchanged) says.
-        if (load) {
-            restore_rules(settings, path);
-        }
-        fail_changes(results, errc::rules_file_unwritable, error);
-        return false;
+        return give_up(errc::rules_file_unwritable, error);
     }
     return true;
 }
@@ -200,87 +206,115 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
         return fail_all(errc::ufw_lock_timeout, lock.error());
     }
     const auto path = rules6_path();
-    const auto text = read_text(path);
-    if (!text) {
-        return fail_all(errc::rules_file_unreadable, errno_text("cannot read " + path));
+    // The file as we last wrote or read it while its stamp holds: a stat, not a megabyte read.
+    // A write by hand that the stamp cannot show (in place, same size, same clock tick) is
+    // still caught by the read just before the rename, which then forgets the stamp.
+    const auto stamp = stamp_of(path);
+    if (!stamp || !known_stamp_ || !(*stamp == *known_stamp_)) {
+        known_stamp_.reset();
+        read_stamps stamps;
+        auto text = read_text(path, &stamps);
+        if (!text) {
+            return fail_all(errc::rules_file_unreadable, errno_text("cannot read " + path));
+        }
+        if (*text != known_rules6_) {
+            // Changed by ufw or by hand since we last looked: carrying its blocks over
+            // verbatim is exact only if they are in ufw's own form, which one more dry run
+            // confirms.
+            known_doc_.reset();
+            if (auto why = verify_generator(*text, false)) {
+                outcome.fallback =
+                    path + " changed outside dockgate and is not in ufw's own form (" + *why + ")";
+                return outcome;
+            }
+            known_rules6_ = std::move(*text);
+        }
+        if (stamps.before == stamps.after) {
+            known_stamp_ = stamps.after;
+        }
     }
+    const std::string& text = known_rules6_;
     // The document as we last wrote it, unless the file changed since: parsed once.
     std::optional<rules_document> doc;
     std::swap(doc, known_doc_);
-    if (*text != known_rules6_) {
-        // Changed by ufw or by hand since we last looked: carrying its blocks over verbatim is
-        // exact only if they are in ufw's own form, which one more dry run confirms.
-        if (auto why = verify_generator(*text, false)) {
-            outcome.fallback =
-                path + " changed outside dockgate and is not in ufw's own form (" + *why + ")";
-            return outcome;
-        }
-        known_rules6_ = *text;
-        doc.reset();
-    }
     std::string why;
-    if (!doc && !(doc = parse_rules_document(*text, &why))) {
+    if (!doc && !(doc = parse_rules_document(text, &why))) {
         outcome.fallback = path + ": " + why;
         return outcome;
     }
     document_changes changes;
     outcome.results = apply_all(*doc, ops, changes);
-    if (auto new_text = doc->render(); new_text == *text) {
-        known_doc_ = std::move(doc);
-    } else {
-        const bool active = probe().active;
-        kernel_loader load;
-        if (active) {
-            load = [&](const std::string& new_file) {
-                return load_kernel(new_file, *doc, changes);
+    if (std::none_of(outcome.results.begin(), outcome.results.end(), changes_the_file)) {
+        known_doc_ = std::move(doc); // every rule already as asked: nothing to write
+        stamp_took(outcome.results, started);
+        return outcome;
+    }
+    kernel_step kernel;
+    const bool active = probe().active;
+    if (active) {
+        // Rule by rule, the kernel changes before the file is rendered and written: those
+        // milliseconds at 10,000 rules are not between Docker's event and the rule.
+        auto full_load = edit_kernel(*doc, changes);
+        kernel.changed_already = !full_load;
+        if (full_load) {
+            kernel.load = [this, &doc, full_load](const std::string& new_file) {
+                return load_kernel(new_file, *doc, *full_load);
             };
         }
-        if (write_and_load(settings_, path, *text, new_text, load, outcome.results)) {
-            known_rules6_ = std::move(new_text);
-            known_doc_ = std::move(doc);
-            if (!active) {
-                mark_recorded(outcome.results);
-                handles_.forget(); // the kernel was not loaded with this file
-            }
-        } else {
-            handles_.forget(); // the kernel may have been reloaded from the old file
+    }
+    auto new_text = doc->render();
+    if (write_and_load(settings_, path, text, new_text, kernel, outcome.results)) {
+        known_rules6_ = std::move(new_text);
+        known_stamp_ = stamp_of(path); // taken under ufw's lock, just after our rename
+        known_doc_ = std::move(doc);
+        if (!active) {
+            mark_recorded(outcome.results);
+            handles_.forget(); // the kernel was not loaded with this file
         }
+    } else {
+        known_stamp_.reset(); // the file may hold a hand edit: read it next time
+        handles_.forget();    // the kernel may have been reloaded from the old file
     }
     stamp_took(outcome.results, started);
     return outcome;
 }
 
-std::optional<std::string> ufw_firewall::load_kernel(const std::string& new_file,
-                                                     const rules_document& now,
-                                                     const document_changes& changes) {
+std::optional<ufw_firewall::full_load_reason>
+ufw_firewall::edit_kernel(const rules_document& now, const document_changes& changes) {
     const bool incremental = monitor_ready();
     if (incremental && monitor_->take_others()) {
         handles_.forget(); // someone else changed ufw's chains: reload them all
     }
-    std::string why;
-    bool half_done = false; // a rule-by-rule edit failed part way
+    full_load_reason reason;
+    reason.incremental = incremental;
     if (const auto edit =
-            incremental ? plan_kernel_edit(now, changes, handles_, why) : std::nullopt) {
+            incremental ? plan_kernel_edit(now, changes, handles_, reason.why) : std::nullopt) {
         const auto failure = apply_kernel_edit(*edit, changes);
         if (!failure) {
             return std::nullopt;
         }
-        why = *failure;
-        half_done = true;
+        reason.why = *failure;
+        reason.half_done = true;
     }
-    if (incremental && log_) {
-        log_->debug("loading all of ufw's IPv6 user chains: {}", why);
+    return reason;
+}
+
+std::optional<std::string> ufw_firewall::load_kernel(const std::string& new_file,
+                                                     const rules_document& now,
+                                                     const full_load_reason& reason) {
+    if (reason.incremental && log_) {
+        log_->debug("loading all of ufw's IPv6 user chains: {}", reason.why);
     }
     handles_.forget();
     const auto restore = restore_rules(settings_, new_file);
     if (restore.exit_code != 0) {
         // All or nothing: the kernel is as it was, unless a rule-by-rule edit got half way.
-        if (half_done) {
+        if (reason.half_done) {
             restore_rules(settings_, rules6_path()); // the file still holds the old rules
         }
         return "ip6tables-restore -n: " + failure_text(restore);
     }
-    if (incremental) {
+    if (reason.incremental) {
         // Changes by others before this load do not matter: it rewrote all of ufw's chains.
         bool others = false;
         auto events = monitor_->take(restore.pid, settings_.kernel_report_wait, others);

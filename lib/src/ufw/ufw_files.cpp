@@ -4,6 +4,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <filesystem>
 #include <sys/stat.h>
@@ -84,7 +85,19 @@ ufw_lock::~ufw_lock() {
     }
 }
 
-std::optional<std::string> read_text(const std::string& path) {
+namespace {
+
+file_stamp stamp_from(const struct stat& info) {
+    auto ns = [](const timespec& at) {
+        return static_cast<std::int64_t>(at.tv_sec) * 1'000'000'000 + at.tv_nsec;
+    };
+    return {static_cast<std::uint64_t>(info.st_dev), static_cast<std::uint64_t>(info.st_ino),
+            static_cast<std::int64_t>(info.st_size), ns(info.st_mtim), ns(info.st_ctim)};
+}
+
+} // namespace
+
+std::optional<std::string> read_text(const std::string& path, read_stamps* stamps) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return std::nullopt;
@@ -92,8 +105,13 @@ std::optional<std::string> read_text(const std::string& path) {
     // One allocation of the file's size (a megabyte at 10,000 rules), not a doubling stream.
     struct stat info {};
     std::string text;
-    if (::fstat(fd, &info) == 0 && info.st_size > 0) {
-        text.reserve(static_cast<std::size_t>(info.st_size) + 1);
+    if (::fstat(fd, &info) == 0) {
+        if (info.st_size > 0) {
+            text.reserve(static_cast<std::size_t>(info.st_size) + 1);
+        }
+        if (stamps != nullptr) {
+            stamps->before = stamp_from(info);
+        }
     }
     std::array<char, 65536> chunk{};
     for (;;) {
@@ -112,8 +130,38 @@ std::optional<std::string> read_text(const std::string& path) {
         }
         text.append(chunk.data(), static_cast<std::size_t>(n));
     }
+    if (stamps != nullptr && ::fstat(fd, &info) == 0) {
+        stamps->after = stamp_from(info);
+        stamps->taken_ns = wall_clock_ns();
+    }
     ::close(fd);
     return text;
+}
+
+std::optional<file_stamp> stamp_of(const std::string& path) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) {
+        return std::nullopt;
+    }
+    return stamp_from(info);
+}
+
+std::int64_t wall_clock_ns() {
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+std::int64_t file_clock_tick_ns() {
+    // File times come from the coarse wall clock, which moves once a scheduler tick.
+    static const std::int64_t tick = [] {
+        timespec resolution{};
+        if (::clock_getres(CLOCK_REALTIME_COARSE, &resolution) != 0) {
+            return std::int64_t{10'000'000}; // HZ=100, the coarsest kernels have
+        }
+        return static_cast<std::int64_t>(resolution.tv_sec) * 1'000'000'000 + resolution.tv_nsec;
+    }();
+    return tick;
 }
 
 /// Writes `text` to a new file beside `target` with the target's mode and owner, synced.

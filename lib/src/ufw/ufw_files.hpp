@@ -2,6 +2,7 @@
 #pragma once
 
 #include "dockgate/privsep/process.hpp"
+#include "dockgate/ufw/file_stamp.hpp"
 #include "dockgate/ufw/ufw_firewall.hpp"
 
 #include <chrono>
@@ -37,8 +38,22 @@ class ufw_lock {
     std::string error_;
 };
 
-/// The whole file, or nullopt (errno set) when it cannot be opened.
-std::optional<std::string> read_text(const std::string& path);
+/// The stamps of a file just before and just after one read of it, and when it ended.
+struct read_stamps {
+    file_stamp before;
+    file_stamp after;
+    std::int64_t taken_ns = 0;
+};
+
+/// The whole file, or nullopt (errno set) when it cannot be opened; with `stamps`, also what
+/// stat said of it around the read.
+std::optional<std::string> read_text(const std::string& path, read_stamps* stamps = nullptr);
+/// What stat says of `path` now, or nullopt (errno set).
+std::optional<file_stamp> stamp_of(const std::string& path);
+/// Nanoseconds since the epoch, the clock file times are on.
+std::int64_t wall_clock_ns();
+/// How far apart the kernel's file times can be: one tick of the coarse wall clock.
+std::int64_t file_clock_tick_ns();
 
 /// Writes `text` to a new file beside `target` with the target's mode and owner, synced unless
 /// `sync` is false (then sync_file before renaming it into place).

@@ -79,23 +79,64 @@ rules_file_contents ufw_firewall::read_rules(boost::system::error_code& ec) {
     return read_rules_since(0, ec);
 }
 
+namespace {
+
+/// One fingerprint for the texts of all the rules files, in order. It includes the count, so
+/// that a restarted executor cannot answer "unchanged" to a watcher holding an older reading.
+std::uint64_t combined_version(const std::vector<std::uint64_t>& fingerprints) {
+    std::uint64_t version = fingerprints.size();
+    for (const auto fingerprint : fingerprints) {
+        version = version * 1099511628211ULL ^ fingerprint;
+    }
+    return version;
+}
+
+} // namespace
+
+std::optional<std::uint64_t>
+ufw_firewall::version_from_stamps(const std::vector<std::string>& files) {
+    std::vector<std::uint64_t> fingerprints;
+    const std::lock_guard guard(fingerprints_mutex_);
+    for (const auto& path : files) {
+        const auto stamp = stamp_of(path);
+        const auto fingerprint = stamp ? fingerprints_.find(path, *stamp) : std::nullopt;
+        if (!fingerprint) {
+            return std::nullopt;
+        }
+        fingerprints.push_back(*fingerprint);
+    }
+    return combined_version(fingerprints);
+}
+
 rules_file_contents ufw_firewall::read_rules_since(std::uint64_t known_version,
                                                    boost::system::error_code& ec) {
     std::vector<std::string> files{settings_.config_dir + "/user6.rules"};
     if (settings_.include_ipv4) {
         files.push_back(settings_.config_dir + "/user.rules");
     }
-    std::vector<std::string> texts;
     rules_file_contents all;
+    if (known_version != 0 && version_from_stamps(files) == known_version) {
+        ec = {};
+        all.version = known_version;
+        all.unchanged = true;
+        return all;
+    }
+    std::vector<std::string> texts;
+    std::vector<std::uint64_t> fingerprints;
     for (const auto& path : files) {
         for (int attempt = 1;; ++attempt) {
-            auto text = read_text(path);
+            read_stamps stamps;
+            auto text = read_text(path, &stamps);
             if (!text) {
                 ec = errc::rules_file_unreadable;
                 all.warnings.push_back(path + ": cannot read");
                 return all;
             }
             if (rules_text_complete(*text)) {
+                fingerprints.push_back(std::hash<std::string>{}(*text));
+                const std::lock_guard guard(fingerprints_mutex_);
+                fingerprints_.remember(path, stamps.before, stamps.after, fingerprints.back(),
+                                       stamps.taken_ns, file_clock_tick_ns());
                 texts.push_back(std::move(*text));
                 break;
             }
@@ -111,12 +152,7 @@ rules_file_contents ufw_firewall::read_rules_since(std::uint64_t known_version,
         }
     }
     ec = {};
-    // A fingerprint of the text, so that a restarted executor cannot answer "unchanged" to a
-    // watcher holding an older reading.
-    std::uint64_t version = texts.size();
-    for (const auto& text : texts) {
-        version = version * 1099511628211ULL ^ std::hash<std::string>{}(text);
-    }
+    const auto version = combined_version(fingerprints);
     if (known_version != 0 && version == known_version) {
         all.version = version;
         all.unchanged = true;

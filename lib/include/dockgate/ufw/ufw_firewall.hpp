@@ -1,6 +1,7 @@
 // The ufw CLI adapter behind the firewall port: per-rule ufw commands and the batched path.
 #pragma once
 
+#include "dockgate/ufw/file_stamp.hpp"
 #include "dockgate/ufw/firewall.hpp"
 #include "dockgate/ufw/kernel_edit.hpp"
 #include "dockgate/ufw/rules_document.hpp"
@@ -75,11 +76,20 @@ class ufw_firewall final : public firewall {
     /// nullopt when ufw's dry runs of every shape match the generator, from `current` onwards.
     std::optional<std::string> verify_generator(const std::string& current, bool all_shapes);
     batch_outcome run_batch(const std::vector<rule_op>& ops);
-    /// Puts the kernel to `now` (written to `new_file`), from the document as it was changed
-    /// by `changes`: rule by rule when it can, else the whole file. nullopt, or why it failed
+    /// Why the kernel needs the whole file, and in what state it is.
+    struct full_load_reason {
+        bool incremental = false; ///< the kernel's notifications are followed
+        bool half_done = false;   ///< a rule-by-rule edit failed part way
+        std::string why;
+    };
+    /// Puts the kernel to `now`, the document as `changes` changed it, rule by rule when it
+    /// can: nullopt when done, else why the whole file must be loaded (load_kernel).
+    std::optional<full_load_reason> edit_kernel(const rules_document& now,
+                                                const document_changes& changes);
+    /// Loads all of `now`, written to `new_file`, into the kernel: nullopt, or why it failed
     /// with the kernel as it was.
     std::optional<std::string> load_kernel(const std::string& new_file, const rules_document& now,
-                                           const document_changes& changes);
+                                           const full_load_reason& reason);
     /// Rule by rule; nullopt on success, else why (the kernel then needs the whole file).
     std::optional<std::string> apply_kernel_edit(const kernel_edit& edit,
                                                  const document_changes& changes);
@@ -93,6 +103,8 @@ class ufw_firewall final : public firewall {
     /// 10 s, when it ended).
     bool monitor_ready();
     void start_monitor();
+    /// The version of `files`' texts from their stamps alone, when each is remembered.
+    std::optional<std::uint64_t> version_from_stamps(const std::vector<std::string>& files);
     std::string rules6_path() const { return settings_.config_dir + "/user6.rules"; }
 
     ufw_settings settings_;
@@ -100,9 +112,12 @@ class ufw_firewall final : public firewall {
     std::timed_mutex batch_mutex_; ///< held by the verification and by each batch
     std::atomic<write_path> path_{write_path::per_rule};
     std::string known_rules6_;                ///< user6.rules as last verified or written by us
+    std::optional<file_stamp> known_stamp_;   ///< its stamp while it is known to hold that text
     std::optional<rules_document> known_doc_; ///< known_rules6_ parsed, after our last write
     std::unique_ptr<nft_monitor> monitor_;    ///< with `incremental`, started with the verification
     kernel_handles handles_;
+    std::mutex fingerprints_mutex_; ///< reads come from the watcher's worker and from batches
+    stamped_fingerprints fingerprints_;
     std::chrono::steady_clock::time_point monitor_started_{};
     std::thread verifier_;
 };
