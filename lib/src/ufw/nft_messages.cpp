@@ -158,6 +158,36 @@ std::string encode_delete_batch(const std::vector<kernel_rule>& rules, std::uint
     return buffer;
 }
 
+std::string encode_get_chains(const std::string& table, std::uint32_t seq) {
+    std::string buffer(256 + table.size(), '\0');
+    auto* message = mnl_nlmsg_put_header(buffer.data());
+    message->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8U) | NFT_MSG_GETCHAIN;
+    message->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    message->nlmsg_seq = seq;
+    auto* header = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(message, sizeof(nfgenmsg)));
+    header->nfgen_family = NFPROTO_IPV6;
+    header->version = NFNETLINK_V0;
+    // The kernel lists only this table's chains; decode_chain_name checks it all the same.
+    mnl_attr_put_strz(message, NFTA_CHAIN_TABLE, table.c_str());
+    buffer.resize(message->nlmsg_len);
+    return buffer;
+}
+
+std::optional<std::string> decode_chain_name(const nlmsghdr* message, std::string_view table) {
+    if (message->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8U) | NFT_MSG_NEWCHAIN) ||
+        message->nlmsg_len < mnl_nlmsg_size(sizeof(nfgenmsg))) {
+        return std::nullopt;
+    }
+    const auto* header = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(message));
+    const attributes attrs(message);
+    const auto name = attrs.text(NFTA_CHAIN_NAME);
+    if (header->nfgen_family != NFPROTO_IPV6 || attrs.text(NFTA_CHAIN_TABLE) != table ||
+        name.empty()) {
+        return std::nullopt;
+    }
+    return std::string(name);
+}
+
 std::string encode_get_table(const std::string& name, std::uint32_t seq) {
     // A header, the nfgenmsg and one short name: well within this.
     std::string buffer(256 + name.size(), '\0');

@@ -272,6 +272,43 @@ std::optional<std::string> delete_kernel_rules(const std::vector<kernel_rule>& r
     return std::nullopt;
 }
 
+std::optional<std::vector<std::string>> kernel_chains(const std::string& table,
+                                                      std::chrono::milliseconds deadline) {
+    // Far more than any host has; past it the caller reads the tables the slow way.
+    constexpr std::size_t max_chains = 10000;
+    std::vector<std::string> names;
+    bool complete = false;
+    bool unusable = false;
+    int failed = 0;
+    const auto request = encode_get_chains(table, static_cast<std::uint32_t>(::time(nullptr)));
+    if (talk(request, deadline, [&](const nlmsghdr* message) {
+            // The ruleset changed during the dump: the list may miss a chain.
+            unusable = unusable || (message->nlmsg_flags & NLM_F_DUMP_INTR) != 0;
+            if (message->nlmsg_type == NLMSG_DONE) {
+                complete = true;
+                return false;
+            }
+            if (const auto error = error_of(message)) {
+                failed = *error;
+                return false;
+            }
+            if (auto name = decode_chain_name(message, table)) {
+                unusable = unusable || names.size() == max_chains;
+                names.push_back(std::move(*name));
+            }
+            return !unusable;
+        })) {
+        return std::nullopt;
+    }
+    if (failed == ENOENT) {
+        return std::vector<std::string>{}; // no such table
+    }
+    if (failed != 0 || !complete || unusable) {
+        return std::nullopt;
+    }
+    return names;
+}
+
 std::optional<bool> kernel_has_table(const std::string& name, std::chrono::milliseconds deadline) {
     std::optional<bool> found;
     int failed = 0;

@@ -66,6 +66,11 @@ class nft_monitor {
 std::optional<std::string> delete_kernel_rules(const std::vector<kernel_rule>& rules,
                                                std::chrono::milliseconds deadline);
 
+/// The names of the IPv6 table `table`'s chains (none when there is no such table), from one
+/// netlink dump that carries no rules; nullopt when it cannot be asked or the list is unsure.
+std::optional<std::vector<std::string>> kernel_chains(const std::string& table,
+                                                      std::chrono::milliseconds deadline);
+
 /// Whether the kernel has the IPv6 nf_tables table `name` (one request, whatever the ruleset's
 /// size); nullopt when it cannot be asked.
 std::optional<bool> kernel_has_table(const std::string& name, std::chrono::milliseconds deadline);

@@ -1,8 +1,13 @@
 // dockgate's host rules in ufw's after6.rules and the kernel, and the kernel's view of Docker.
+#include "dockgate/docker/docker_setup.hpp"
 #include "dockgate/privsep/process.hpp"
 #include "dockgate/ufw/ufw_firewall.hpp"
 
+#include <spdlog/logger.h>
+
+#include <algorithm>
 #include <mutex>
+#include <string_view>
 #include <unistd.h>
 
 #include "nft_monitor.hpp"
@@ -41,9 +46,58 @@ std::optional<load_failure> load_kernel_update(const ufw_settings& settings,
     return std::nullopt;
 }
 
+/// What parse_ip6tables_save needs, chain by chain: each table's chain names (one netlink dump,
+/// no rules) and `ip6tables -S` of the few chains it reads rules from. `ip6tables-save` prints
+/// all of ufw's rules as well: about 200 ms for raw and filter at 10,000 rules, twice in a
+/// warm restart. nullopt when a step fails (a chain gone between the steps, say).
+std::optional<std::string> chains_text(const ufw_settings& settings) {
+    std::string text;
+    for (const std::string table : {"raw", "filter"}) {
+        const auto chains = kernel_chains(table, settings.timeout);
+        if (!chains) {
+            return std::nullopt;
+        }
+        text += "*" + table + "\n";
+        for (const auto& name : *chains) {
+            text += ":" + name + " - [0:0]\n";
+        }
+        for (const auto& [fact_table, chain] : kernel_fact_chains) {
+            if (fact_table != table ||
+                std::find(chains->begin(), chains->end(), chain) == chains->end()) {
+                continue;
+            }
+            const auto run =
+                run_process({settings.ip6tables, "-t", table, "-S", std::string(chain)}, tool_env,
+                            settings.timeout, max_save_output);
+            if (run.exit_code != 0) {
+                return std::nullopt;
+            }
+            for (std::string_view rest = run.out; !rest.empty();) {
+                const auto eol = std::min(rest.find('\n'), rest.size());
+                if (const auto line = rest.substr(0, eol); line.starts_with("-A ")) {
+                    text.append(line).append("\n");
+                }
+                rest.remove_prefix(std::min(eol + 1, rest.size()));
+            }
+        }
+        text += "COMMIT\n";
+    }
+    return text;
+}
+
 } // namespace
 
 kernel_facts ufw_firewall::read_kernel(boost::system::error_code& ec) {
+    if (const auto text = chains_text(settings_)) {
+        auto facts = parse_ip6tables_save(*text);
+        facts.nft_docker = kernel_has_table("docker-bridges", settings_.timeout).value_or(false);
+        ec = {};
+        return facts;
+    }
+    // The whole tables, as ip6tables-save prints them.
+    if (log_) {
+        log_->debug("reading the kernel's IPv6 tables whole: the chain-by-chain read failed");
+    }
     std::string text;
     // raw first: a kernel without the raw table answers with an error there, which only means
     // that Docker's raw-table drops cannot be there either.

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sys/resource.h>
+#include <thread>
 #include <unistd.h>
 
 #include "nft_monitor.hpp"
@@ -22,8 +23,10 @@ using clock = std::chrono::steady_clock;
 
 constexpr int verification_niceness = 10;
 
-/// One sample per rule shape dockgate emits, in documentation addresses that no real rule uses.
-std::vector<rule_op> sample_ops(bool all_shapes) {
+/// One sample per rule shape dockgate emits, in documentation addresses that no real rule uses,
+/// in two chains that run side by side, each on its own copy of ufw's configuration. A chain
+/// holds what its operations need: the owner change and the delete follow their own add.
+std::vector<std::vector<rule_op>> sample_chains(bool all_shapes) {
     const owner_tag owner{"000000000000", "dockgate-selftest"};
     const owner_tag other{"111111111111", "dockgate-selftest"};
     auto shape = [](rule_kind kind, protocol proto, port_range port, const char* dst,
@@ -37,37 +40,39 @@ std::vector<rule_op> sample_ops(bool all_shapes) {
         r.log = log;
         return r;
     };
+    auto add = [](const rule& what, const owner_tag& tag, const char* reason = "self-test") {
+        return rule_op{op_kind::add, {what, tag}, reason};
+    };
     const auto route_tcp =
         shape(rule_kind::route, protocol::tcp, {80, 80}, "2001:db8:d0c::1", "::/0", false);
-    std::vector<rule_op> ops{{op_kind::add, {route_tcp, owner}, "self-test"}};
     if (!all_shapes) {
-        return ops;
+        return {{add(route_tcp, owner)}};
     }
     const auto route_udp_from = shape(rule_kind::route, protocol::udp, {5353, 5353},
                                       "2001:db8:d0c::2", "2001:db8:d0c:ffff::100", false);
-    ops.push_back({op_kind::add, {route_udp_from, owner}, "self-test"});
-    ops.push_back(
-        {op_kind::add,
-         {shape(rule_kind::route, protocol::tcp, {8000, 8010}, "2001:db8:d0c::3", "::/0", true),
-          owner},
-         "self-test"});
-    ops.push_back({op_kind::add,
-                   {shape(rule_kind::route, protocol::udp, {6000, 6010}, "2001:db8:d0c::4",
-                          "2001:db8:d0c:1000::/52", true),
-                    owner},
-                   "self-test"});
-    ops.push_back(
-        {op_kind::add,
-         {shape(rule_kind::input, protocol::tcp, {8081, 8081}, "::/0", "::/0", false), owner},
-         "self-test"});
-    ops.push_back({op_kind::add,
-                   {shape(rule_kind::input, protocol::udp, {9000, 9010}, "2001:db8:d0c::6",
-                          "2001:db8:d0c:ffff::200", true),
-                    owner},
-                   "self-test"});
-    ops.push_back({op_kind::add, {route_tcp, other}, "self-test: owner changed"});
-    ops.push_back({op_kind::remove, {route_udp_from, owner}, "self-test"});
-    return ops;
+    return {
+        {add(route_tcp, owner),
+         add(shape(rule_kind::route, protocol::tcp, {8000, 8010}, "2001:db8:d0c::3", "::/0", true),
+             owner),
+         add(shape(rule_kind::input, protocol::tcp, {8081, 8081}, "::/0", "::/0", false), owner),
+         add(route_tcp, other, "self-test: owner changed")},
+        {add(route_udp_from, owner),
+         add(shape(rule_kind::route, protocol::udp, {6000, 6010}, "2001:db8:d0c::4",
+                   "2001:db8:d0c:1000::/52", true),
+             owner),
+         add(shape(rule_kind::input, protocol::udp, {9000, 9010}, "2001:db8:d0c::6",
+                   "2001:db8:d0c:ffff::200", true),
+             owner),
+         {op_kind::remove, {route_udp_from, owner}, "self-test"}},
+    };
+}
+
+std::size_t sample_count(bool all_shapes) {
+    std::size_t count = 0;
+    for (const auto& chain : sample_chains(all_shapes)) {
+        count += chain.size();
+    }
+    return count;
 }
 
 constexpr std::string_view scratch_prefix = "verify-";
@@ -243,7 +248,7 @@ void ufw_firewall::verify_in_background() {
     if (log_) {
         log_->info("batched ufw path on: the rules-file generator matched `ufw --dry-run` for {} "
                    "rule shapes in {} ms",
-                   sample_ops(true).size(), took.count());
+                   sample_count(true), took.count());
     }
 }
 
@@ -288,23 +293,45 @@ std::optional<std::string> ufw_firewall::verify_generator(const std::string& cur
     if (auto odd = first_block_not_in_ufw_form(*doc)) {
         return odd;
     }
-    std::string error;
-    const scratch_datadir scratch(settings_, error);
-    if (!error.empty()) {
-        return error;
-    }
     // The dry runs start from the rules files without their rules: what they check (the
     // header and footer ufw writes now, and the block of each shape) does not depend on the
-    // rules, and ufw's run time grows with them (2.4 s with 5,000).
+    // rules, and ufw's run time grows with them (2.4 s with 5,000). Each chain runs on its
+    // own thread (niceness is inherited) and its own copy: ufw's start-up is most of a dry
+    // run's time, and two of them overlap on a host with more than one core.
     const auto ipv4 = read_text(settings_.config_dir + "/user.rules");
-    if (ipv4) {
-        std::ofstream out(scratch.root() + "/etc/ufw/user.rules",
-                          std::ios::binary | std::ios::trunc);
-        out << without_rules(*ipv4);
+    const auto ipv4_base = ipv4 ? std::optional<std::string>(without_rules(*ipv4)) : std::nullopt;
+    const auto base = without_rules(current);
+    auto run_chain = [&](const std::vector<rule_op>& chain) -> std::optional<std::string> {
+        std::string error;
+        const scratch_datadir scratch(settings_, error);
+        if (!error.empty()) {
+            return error;
+        }
+        if (ipv4_base) {
+            std::ofstream out(scratch.root() + "/etc/ufw/user.rules",
+                              std::ios::binary | std::ios::trunc);
+            out << *ipv4_base;
+        }
+        std::string text = base;
+        for (const auto& op : chain) {
+            if (auto failure = check_one_shape(settings_, scratch, op, text, rules6_path())) {
+                return failure;
+            }
+        }
+        return std::nullopt;
+    };
+    const auto chains = sample_chains(all_shapes);
+    std::vector<std::optional<std::string>> failures(chains.size());
+    std::vector<std::thread> others;
+    for (std::size_t i = 1; i < chains.size(); ++i) {
+        others.emplace_back([&, i] { failures[i] = run_chain(chains[i]); });
     }
-    std::string text = without_rules(current);
-    for (const auto& op : sample_ops(all_shapes)) {
-        if (auto failure = check_one_shape(settings_, scratch, op, text, rules6_path())) {
+    failures[0] = run_chain(chains[0]);
+    for (auto& other : others) {
+        other.join();
+    }
+    for (auto& failure : failures) {
+        if (failure) {
             return failure;
         }
     }

@@ -265,6 +265,7 @@ class message_builder {
         return *this;
     }
     [[nodiscard]] monitor_line decoded() const { return decode_nft_notification(message_); }
+    [[nodiscard]] const nlmsghdr* message() const { return message_; }
 
   private:
     std::array<char, 4096> buffer_{};
@@ -355,6 +356,30 @@ TEST(NftMessages, TheDeleteBatchIsBeginDeletesEnd) {
     EXPECT_EQ(deletes[0].handle, 101U);
     EXPECT_EQ(deletes[1].chain, "ufw6-user-logging-forward");
     EXPECT_EQ(deletes[1].handle, 102U);
+}
+
+TEST(NftMessages, TheChainListIsOneDumpOfOneTable) {
+    const auto request = encode_get_chains("filter", 77);
+    const auto* message = reinterpret_cast<const nlmsghdr*>(request.data());
+    ASSERT_EQ(request.size(), message->nlmsg_len);
+    EXPECT_EQ(NFNL_MSG_TYPE(message->nlmsg_type), NFT_MSG_GETCHAIN);
+    EXPECT_EQ(message->nlmsg_flags, NLM_F_REQUEST | NLM_F_DUMP);
+    EXPECT_EQ(message->nlmsg_seq, 77U);
+
+    message_builder forward(NFT_MSG_NEWCHAIN, NFPROTO_IPV6, NLM_F_MULTI);
+    forward.text(NFTA_CHAIN_TABLE, "filter").text(NFTA_CHAIN_NAME, "DOCKER-USER");
+    EXPECT_EQ(decode_chain_name(forward.message(), "filter"), "DOCKER-USER");
+    EXPECT_FALSE(decode_chain_name(forward.message(), "raw"));
+    // Another family's chain, a rule, or a chain without a name: not a chain of this table.
+    message_builder ipv4(NFT_MSG_NEWCHAIN, NFPROTO_IPV4, NLM_F_MULTI);
+    ipv4.text(NFTA_CHAIN_TABLE, "filter").text(NFTA_CHAIN_NAME, "FORWARD");
+    EXPECT_FALSE(decode_chain_name(ipv4.message(), "filter"));
+    message_builder rule(NFT_MSG_NEWRULE, NFPROTO_IPV6, NLM_F_MULTI);
+    rule.text(NFTA_RULE_TABLE, "filter").text(NFTA_RULE_CHAIN, "FORWARD");
+    EXPECT_FALSE(decode_chain_name(rule.message(), "filter"));
+    message_builder nameless(NFT_MSG_NEWCHAIN, NFPROTO_IPV6, NLM_F_MULTI);
+    nameless.text(NFTA_CHAIN_TABLE, "filter");
+    EXPECT_FALSE(decode_chain_name(nameless.message(), "filter"));
 }
 
 } // namespace

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <array>
 #include <map>
 #include <optional>
 #include <set>
@@ -75,7 +76,22 @@ struct kernel_facts {
     friend bool operator==(const kernel_facts&, const kernel_facts&) = default;
 };
 
-/// Parses `ip6tables-save` output (any number of tables: raw and filter are the ones used).
+/// A chain by table and name.
+struct table_chain {
+    std::string_view table;
+    std::string_view chain;
+};
+/// The chains whose rules parse_ip6tables_save reads; of every other chain it needs only the
+/// name. Listing just these (`ip6tables -S`) costs the same whatever the size of ufw's chains.
+inline constexpr std::array<table_chain, 6> kernel_fact_chains{{{"raw", "PREROUTING"},
+                                                                {"filter", "FORWARD"},
+                                                                {"filter", "DOCKER-USER"},
+                                                                {"filter", "DOCKER"},
+                                                                {"filter", "ufw6-after-forward"},
+                                                                {"filter", bridge_chain}}};
+
+/// Parses `ip6tables-save` output (any number of tables: raw and filter are the ones used),
+/// or the same cut down to the chains' names and the rules of kernel_fact_chains.
 kernel_facts parse_ip6tables_save(std::string_view text);
 
 /// Compact single-message form for the executor protocol, and back.

@@ -5,7 +5,9 @@
 #include "dockgate/ufw/kernel_edit.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 struct nlmsghdr;
@@ -20,6 +22,12 @@ monitor_line decode_nft_notification(const nlmsghdr* message);
 /// One all-or-nothing batch (begin, one DELRULE per rule asking for an ack, end) that deletes
 /// `rules` from the IPv6 filter table; sequence numbers start at `first_seq`.
 std::string encode_delete_batch(const std::vector<kernel_rule>& rules, std::uint32_t first_seq);
+
+/// A dump request for the chains of the IPv6 table `table`: their names, none of their rules.
+std::string encode_get_chains(const std::string& table, std::uint32_t seq);
+/// The name of the chain a NEWCHAIN message (an answer to that dump) gives, when it is one of
+/// the IPv6 table `table`'s; nullopt for anything else.
+std::optional<std::string> decode_chain_name(const nlmsghdr* message, std::string_view table);
 
 /// A GETTABLE request for the IPv6 table `name` (the answer is the table, or ENOENT).
 std::string encode_get_table(const std::string& name, std::uint32_t seq);

@@ -33,6 +33,7 @@ struct ufw_settings {
     bool batch = true;
     std::string ip6tables_restore = "/usr/sbin/ip6tables-restore";
     std::string ip6tables_save = "/usr/sbin/ip6tables-save";
+    std::string ip6tables = "/usr/sbin/ip6tables"; ///< lists single chains (`-S CHAIN`)
     /// Batched path: change the kernel rule by rule (append; delete by the handle the kernel's
     /// notifications gave) rather than reload all of ufw's IPv6 user chains, once the handles
     /// are known (see kernel_edit.hpp).
