@@ -69,5 +69,56 @@ TEST_F(ufw_read_test, an_empty_file_is_an_error_too) {
     EXPECT_EQ(ec, errc::rules_file_unreadable);
 }
 
+/// `whole_file` with the port 443 rule's port changed to `port` (three digits: same size).
+std::string same_size_edit(const std::string& port) {
+    auto text = whole_file;
+    for (auto at = text.find("443"); at != std::string::npos; at = text.find("443", at)) {
+        text.replace(at, 3, port);
+    }
+    return text;
+}
+
+TEST_F(ufw_read_test, an_unchanged_file_is_known_by_its_stamp_and_an_edit_in_place_is_seen) {
+    write_rules(whole_file);
+    ufw_firewall fw(settings_);
+    boost::system::error_code ec;
+    const auto first = fw.read_rules_since(0, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    // Until the file's last change is a couple of clock ticks old its stamp cannot stand for
+    // its text, and every call reads it; after that, one read remembers it. Capped at 2 s.
+    bool unchanged = false;
+    for (int attempt = 0; attempt < 200 && !unchanged; ++attempt) {
+        unchanged = fw.read_rules_since(first.version, ec).unchanged;
+        if (!unchanged) {
+            ::usleep(10000);
+        }
+    }
+    ASSERT_TRUE(unchanged);
+    EXPECT_TRUE(fw.read_rules_since(first.version, ec).unchanged) << "from the stamp alone";
+
+    // An editor writes in place, to the same size: the change time moves, so it is read.
+    write_rules(same_size_edit("444"));
+    const auto edited = fw.read_rules_since(first.version, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_FALSE(edited.unchanged);
+    EXPECT_NE(edited.version, first.version);
+    ASSERT_EQ(edited.entries.size(), 2U);
+}
+
+TEST_F(ufw_read_test, a_file_read_in_the_tick_it_was_written_is_read_again) {
+    // Written and read at once: another same-size write in the same tick would leave the same
+    // stamp, so the first read must not be remembered by it.
+    write_rules(whole_file);
+    ufw_firewall fw(settings_);
+    boost::system::error_code ec;
+    const auto first = fw.read_rules_since(0, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    write_rules(same_size_edit("444"));
+    const auto second = fw.read_rules_since(first.version, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_FALSE(second.unchanged);
+    EXPECT_NE(second.version, first.version);
+}
+
 } // namespace
 } // namespace dockgate
