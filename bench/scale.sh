@@ -11,6 +11,8 @@
 #      `add rule` in the kernel, and Docker's `die` event (docker kill) -> the rule gone, both
 #      seen by `nft --handle monitor` in the host lab (no polling of iptables); one more run
 #      first (run 0, the first change after the start) is reported apart from the percentiles
+#   c2. the kernel's ufw6-user-* chains compared with what `ufw reload` then builds from
+#      user6.rules (same rules, same order), column "chains = ufw reload's"
 #   d. warm restart with SCALE_WARM labelled containers running: start -> "in sync:", mutations
 #      (ufw calls that change something + ip6tables-restore runs + user6.rules changed)
 #   e. RSS of dockgated and its child processes after the warm restart
@@ -295,6 +297,8 @@ quiesce() {
         sleep 0.1
     done
 }
+# ufw's IPv6 user chains in the kernel, without counters (what `ufw reload` rebuilds)
+user_chains() { lab_host ip6tables-save -t filter | grep -E '^(:|-A )ufw6-user-' | sed 's/ \[[0-9]*:[0-9]*\]//'; }
 start_dockgated() {   # dg_start with the counting wrappers; built-in policy (knows `http`)
     local -a nft=()
     ((DG_HAS_NFT)) && nft=(--nft "$LAB_DIR/nft-counting")
@@ -560,6 +564,20 @@ for N in "${SIZE_LIST[@]}"; do
     R[$N,first_add]=${f0[2]} R[$N,first_rm]=${f0[3]} R[$N,first_dels_add]=${f0[4]} R[$N,first_dels_rm]=${f0[5]}
     quiesce 60 || true
 
+    # --- c2. the chains dockgate's rule-by-rule changes left are the ones `ufw reload` builds
+    # from user6.rules (same rules, same order)
+    user_chains >"$LAB_DIR/chains-before.txt"
+    lab_ufw reload >/dev/null || die "ufw reload failed with $N rules"
+    user_chains >"$LAB_DIR/chains-after.txt"
+    if cmp -s "$LAB_DIR/chains-before.txt" "$LAB_DIR/chains-after.txt"; then
+        R[$N,same]=yes
+    else
+        R[$N,same]=NO
+        diff "$LAB_DIR/chains-before.txt" "$LAB_DIR/chains-after.txt" >"$OUT/scale-$N-reload.diff" || true
+        log "  the kernel's chains differ from what ufw reload builds: $OUT/scale-$N-reload.diff"
+    fi
+    log "  kernel chains as ufw reload builds them: ${R[$N,same]} ($(wc -l <"$LAB_DIR/chains-after.txt") lines)"
+
     # --- d. warm restart with the warm containers in sync
     log "  warm restart with $WARM_OK containers in sync"
     dg_stop TERM
@@ -637,12 +655,12 @@ render() {
     echo "- load average before / after: $LOAD_BEFORE / $LOAD_AFTER"
     echo "- total runtime: $RUNTIME"
     echo
-    echo "| rules held by ufw | ufw reload | verification | add p50 | add p95 | remove p50 | remove p95 | warm restart | mutations | RSS |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
+    echo "| rules held by ufw | ufw reload | verification | add p50 | add p95 | remove p50 | remove p95 | warm restart | mutations | RSS | chains = ufw reload's |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
     for N in "${SIZE_LIST[@]}"; do
         local verif="${R[$N,verif]:+${R[$N,verif]} ms}"
         [[ ${R[$N,path]} == batched ]] || verif="${R[$N,path]}"
-        echo "| $N | $(fmt_ms "${R[$N,reload]}") | ${verif:-?} | $(fmt_ms "${R[$N,add50]}") | $(fmt_ms "${R[$N,add95]}") | $(fmt_ms "${R[$N,rm50]}") | $(fmt_ms "${R[$N,rm95]}") | $(fmt_ms "${R[$N,warm]}") | ${R[$N,mut]} | $(mb "${R[$N,rss]}") MB |"
+        echo "| $N | $(fmt_ms "${R[$N,reload]}") | ${verif:-?} | $(fmt_ms "${R[$N,add50]}") | $(fmt_ms "${R[$N,add95]}") | $(fmt_ms "${R[$N,rm50]}") | $(fmt_ms "${R[$N,rm95]}") | $(fmt_ms "${R[$N,warm]}") | ${R[$N,mut]} | $(mb "${R[$N,rss]}") MB | ${R[$N,same]:-?} |"
         ((R[$N,timeouts] == 0)) || notes+=("N=$N: ${R[$N,timeouts]} sample(s) timed out (cap ${TIMEOUT_S} s) or had no add")
         ((R[$N,lost] == 0)) || notes+=("N=$N: nft monitor reported lost netlink events ${R[$N,lost]} time(s): some samples may be late or missing")
     done
