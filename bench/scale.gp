@@ -29,7 +29,12 @@ set xrange [X_min - pad : X_max + pad]
 # rows with at least one value for a panel (a panel without any gets a note instead of a plot)
 stats datafile using ((valid(4) || valid(5) || valid(6) || valid(7)) ? 1 : 0) nooutput name 'L'
 stats datafile using ((valid(2) || valid(3) || valid(8)) ? 1 : 0) nooutput name 'W'
-set key top left box opaque
+# Each panel's key sits top left, above the data: the y range reaches 30 times past the highest
+# point (a key over the data hid the first add at 5,000 rules once).
+set key inside top left box opaque
+top(col) = 30 * (col > 0 ? col : 1)
+stats datafile using (top(column(11) > column(5) ? column(11) : column(5))) nooutput name 'LT'
+stats datafile using (top(column(2) > column(3) ? column(2) : column(3))) nooutput name 'WT'
 
 set title 'Container rule latency: Docker event → rule in the kernel (nft monitor)'
 set ylabel 'ms (log scale)'
@@ -42,6 +47,7 @@ if (L_sum == 0) {
     unset label 1
     set yrange [*:*]
 } else {
+set yrange [*:LT_max]
 plot datafile using 1:(pos($4)):xtic(1) with linespoints lw 2 pt 7  lc rgb '#1f77b4' title 'add p50 (start event → add)', \
      ''       using 1:(pos($5)) with linespoints lw 2 pt 7  lc rgb '#1f77b4' dt 2 title 'add p95', \
      ''       using 1:(pos($6)) with linespoints lw 2 pt 5  lc rgb '#d62728' title 'remove p50 (die event → gone)', \
@@ -50,6 +56,7 @@ plot datafile using 1:(pos($4)):xtic(1) with linespoints lw 2 pt 7  lc rgb '#1f7
 }
 
 set title 'Whole-ruleset operations'
+set yrange [*:WT_max]
 set ylabel 'ms (log scale)'
 if (W_sum == 0) {
     set label 1 'no sample' at graph 0.5, 0.5 center
