@@ -94,7 +94,7 @@ TEST_F(ufw_read_test, an_unchanged_file_is_known_by_its_stamp_and_an_edit_in_pla
         }
     }
     ASSERT_TRUE(unchanged);
-    EXPECT_TRUE(fw.read_rules_since(first.version, ec).unchanged) << "from the stamp alone";
+    EXPECT_TRUE(fw.read_rules_since(first.version, ec).unchanged) << "and it stays so";
 
     // An editor writes in place, to the same size: the change time moves, so it is read.
     write_rules(same_size_edit("444"));
@@ -107,7 +107,9 @@ TEST_F(ufw_read_test, an_unchanged_file_is_known_by_its_stamp_and_an_edit_in_pla
 
 TEST_F(ufw_read_test, a_file_read_in_the_tick_it_was_written_is_read_again) {
     // Written and read at once: another same-size write in the same tick would leave the same
-    // stamp, so the first read must not be remembered by it.
+    // stamp, so the first read must not be remembered by it. The writes are microseconds
+    // apart, so they nearly always share a clock tick, which is the case this is about (in
+    // different ticks the stamps differ anyway).
     write_rules(whole_file);
     ufw_firewall fw(settings_);
     boost::system::error_code ec;

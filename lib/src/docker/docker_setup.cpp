@@ -215,6 +215,26 @@ kernel_facts parse_ip6tables_save(std::string_view text) {
     return facts;
 }
 
+std::string
+save_text_from_listings(std::string_view table, const std::vector<std::string>& chains,
+                        const std::map<std::string, std::string, std::less<>>& listings) {
+    std::string text = "*" + std::string(table) + "\n";
+    for (const auto& name : chains) {
+        text += ":" + name + " - [0:0]\n";
+    }
+    for (const auto& [chain, listing] : listings) {
+        // `-S` also prints the chain itself (`-N CHAIN`, or `-P CHAIN POLICY`): not a rule.
+        for (std::string_view rest = listing; !rest.empty();) {
+            const auto eol = std::min(rest.find('\n'), rest.size());
+            if (const auto line = rest.substr(0, eol); line.starts_with("-A " + chain + " ")) {
+                text.append(line).append("\n");
+            }
+            rest.remove_prefix(std::min(eol + 1, rest.size()));
+        }
+    }
+    return text + "COMMIT\n";
+}
+
 std::string encode_kernel_facts(const kernel_facts& facts) {
     json out{{"docker_filter", facts.docker_filter},
              {"docker_user", facts.docker_user},

@@ -6,6 +6,12 @@
 namespace dockgate {
 
 bool stamp_settled(const file_stamp& stamp, std::int64_t taken_ns, std::int64_t tick_ns) {
+    constexpr std::int64_t second = 1'000'000'000;
+    // Whole seconds in both times: a file system that keeps no finer time (ext4 with small
+    // inodes, say), whose tick is then a second whatever the clock's.
+    if (stamp.modified_ns % second == 0 && stamp.changed_ns % second == 0) {
+        tick_ns = std::max(tick_ns, second);
+    }
     const auto last_change = std::max(stamp.modified_ns, stamp.changed_ns);
     return last_change < taken_ns - 2 * std::max<std::int64_t>(tick_ns, 1);
 }

@@ -167,7 +167,7 @@ std::string encode_get_chains(const std::string& table, std::uint32_t seq) {
     auto* header = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(message, sizeof(nfgenmsg)));
     header->nfgen_family = NFPROTO_IPV6;
     header->version = NFNETLINK_V0;
-    // The kernel lists only this table's chains; decode_chain_name checks it all the same.
+    // Kernels may answer with every IPv6 table's chains: decode_chain_name keeps this table's.
     mnl_attr_put_strz(message, NFTA_CHAIN_TABLE, table.c_str());
     buffer.resize(message->nlmsg_len);
     return buffer;

@@ -207,8 +207,9 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
     }
     const auto path = rules6_path();
     // The file as we last wrote or read it while its stamp holds: a stat, not a megabyte read.
-    // A write by hand that the stamp cannot show (in place, same size, same clock tick) is
-    // still caught by the read just before the rename, which then forgets the stamp.
+    // A write by hand that the stamp cannot show (in place, same size, in the clock tick of
+    // our own rename) is caught by the read just before the next rename, or by the read below
+    // when a batch has nothing to write; either forgets the stamp.
     const auto stamp = stamp_of(path);
     if (!stamp || !known_stamp_ || !(*stamp == *known_stamp_)) {
         known_stamp_.reset();
@@ -229,9 +230,7 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
             }
             known_rules6_ = std::move(*text);
         }
-        if (stamps.before == stamps.after) {
-            known_stamp_ = stamps.after;
-        }
+        remember_stamp(stamps);
     }
     const std::string& text = known_rules6_;
     // The document as we last wrote it, unless the file changed since: parsed once.
@@ -245,7 +244,18 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
     document_changes changes;
     outcome.results = apply_all(*doc, ops, changes);
     if (std::none_of(outcome.results.begin(), outcome.results.end(), changes_the_file)) {
-        known_doc_ = std::move(doc); // every rule already as asked: nothing to write
+        // Every rule already as asked: nothing to write, so no read before a rename checks
+        // the text these answers come from. Read it once when its stamp is not settled.
+        if (!known_stamp_settled_) {
+            read_stamps stamps;
+            if (read_text(path, &stamps) != text) {
+                known_stamp_.reset();
+                return fail_all(errc::rules_file_unreadable,
+                                path + " changed while dockgate was reading it; retried");
+            }
+            remember_stamp(stamps);
+        }
+        known_doc_ = std::move(doc);
         stamp_took(outcome.results, started);
         return outcome;
     }
@@ -255,7 +265,8 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
         // Rule by rule, the kernel changes before the file is rendered and written: those
         // milliseconds at 10,000 rules are not between Docker's event and the rule.
         auto full_load = edit_kernel(*doc, changes);
-        kernel.changed_already = !full_load;
+        // Also when an edit got part way: if the file cannot follow, the kernel goes back.
+        kernel.changed_already = !full_load || full_load->half_done;
         if (full_load) {
             kernel.load = [this, &doc, full_load](const std::string& new_file) {
                 return load_kernel(new_file, *doc, *full_load);
@@ -264,8 +275,14 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
     }
     auto new_text = doc->render();
     if (write_and_load(settings_, path, text, new_text, kernel, outcome.results)) {
+        // Taken under ufw's lock just after our rename, so in the tick of that change: not
+        // settled (see above). A size other than ours means a hand edit already.
+        known_stamp_ = stamp_of(path);
+        known_stamp_settled_ = false;
+        if (known_stamp_ && known_stamp_->size != static_cast<std::int64_t>(new_text.size())) {
+            known_stamp_.reset();
+        }
         known_rules6_ = std::move(new_text);
-        known_stamp_ = stamp_of(path); // taken under ufw's lock, just after our rename
         known_doc_ = std::move(doc);
         if (!active) {
             mark_recorded(outcome.results);
@@ -277,6 +294,14 @@ ufw_firewall::batch_outcome ufw_firewall::run_batch(const std::vector<rule_op>& 
     }
     stamp_took(outcome.results, started);
     return outcome;
+}
+
+void ufw_firewall::remember_stamp(const read_stamps& stamps) {
+    known_stamp_.reset();
+    if (stamps.before == stamps.after) {
+        known_stamp_ = stamps.after;
+        known_stamp_settled_ = stamp_settled(stamps.after, stamps.taken_ns, file_clock_tick_ns());
+    }
 }
 
 std::optional<ufw_firewall::full_load_reason>
@@ -308,10 +333,8 @@ std::optional<std::string> ufw_firewall::load_kernel(const std::string& new_file
     handles_.forget();
     const auto restore = restore_rules(settings_, new_file);
     if (restore.exit_code != 0) {
-        // All or nothing: the kernel is as it was, unless a rule-by-rule edit got half way.
-        if (reason.half_done) {
-            restore_rules(settings_, rules6_path()); // the file still holds the old rules
-        }
+        // All or nothing: the kernel is as it was (after a rule-by-rule edit that got part
+        // way, write_and_load puts it back to the old file).
         return "ip6tables-restore -n: " + failure_text(restore);
     }
     if (reason.incremental) {

@@ -105,6 +105,10 @@ std::optional<std::string> read_text(const std::string& path, read_stamps* stamp
     // One allocation of the file's size (a megabyte at 10,000 rules), not a doubling stream.
     struct stat info {};
     std::string text;
+    if (stamps != nullptr) {
+        // Before the first look: a write during the read must count as younger than this.
+        stamps->taken_ns = wall_clock_ns();
+    }
     if (::fstat(fd, &info) == 0) {
         if (info.st_size > 0) {
             text.reserve(static_cast<std::size_t>(info.st_size) + 1);
@@ -132,7 +136,6 @@ std::optional<std::string> read_text(const std::string& path, read_stamps* stamp
     }
     if (stamps != nullptr && ::fstat(fd, &info) == 0) {
         stamps->after = stamp_from(info);
-        stamps->taken_ns = wall_clock_ns();
     }
     ::close(fd);
     return text;

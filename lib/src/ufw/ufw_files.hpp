@@ -38,7 +38,7 @@ class ufw_lock {
     std::string error_;
 };
 
-/// The stamps of a file just before and just after one read of it, and when it ended.
+/// The stamps of a file just before and just after one read of it, and when it began.
 struct read_stamps {
     file_stamp before;
     file_stamp after;

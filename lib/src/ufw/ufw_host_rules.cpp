@@ -6,6 +6,7 @@
 #include <spdlog/logger.h>
 
 #include <algorithm>
+#include <map>
 #include <mutex>
 #include <string_view>
 #include <unistd.h>
@@ -49,38 +50,31 @@ std::optional<load_failure> load_kernel_update(const ufw_settings& settings,
 /// What parse_ip6tables_save needs, chain by chain: each table's chain names (one netlink dump,
 /// no rules) and `ip6tables -S` of the few chains it reads rules from. `ip6tables-save` prints
 /// all of ufw's rules as well: about 200 ms for raw and filter at 10,000 rules, twice in a
-/// warm restart. nullopt when a step fails (a chain gone between the steps, say).
+/// warm restart. nullopt when a step fails (a chain gone between the steps, say), and when
+/// nf_tables shows no IPv6 FORWARD chain: ufw is not loaded, or ip6tables is the legacy one,
+/// whose tables netlink does not show; ip6tables-save then answers for either.
 std::optional<std::string> chains_text(const ufw_settings& settings) {
     std::string text;
     for (const std::string table : {"raw", "filter"}) {
         const auto chains = kernel_chains(table, settings.timeout);
-        if (!chains) {
+        if (!chains || (table == "filter" &&
+                        std::find(chains->begin(), chains->end(), "FORWARD") == chains->end())) {
             return std::nullopt;
         }
-        text += "*" + table + "\n";
-        for (const auto& name : *chains) {
-            text += ":" + name + " - [0:0]\n";
-        }
+        std::map<std::string, std::string, std::less<>> listings;
         for (const auto& [fact_table, chain] : kernel_fact_chains) {
             if (fact_table != table ||
                 std::find(chains->begin(), chains->end(), chain) == chains->end()) {
                 continue;
             }
-            const auto run =
-                run_process({settings.ip6tables, "-t", table, "-S", std::string(chain)}, tool_env,
-                            settings.timeout, max_save_output);
+            auto run = run_process({settings.ip6tables, "-t", table, "-S", std::string(chain)},
+                                   tool_env, settings.timeout, max_save_output);
             if (run.exit_code != 0) {
                 return std::nullopt;
             }
-            for (std::string_view rest = run.out; !rest.empty();) {
-                const auto eol = std::min(rest.find('\n'), rest.size());
-                if (const auto line = rest.substr(0, eol); line.starts_with("-A ")) {
-                    text.append(line).append("\n");
-                }
-                rest.remove_prefix(std::min(eol + 1, rest.size()));
-            }
+            listings.emplace(chain, std::move(run.out));
         }
-        text += "COMMIT\n";
+        text += save_text_from_listings(table, *chains, listings);
     }
     return text;
 }

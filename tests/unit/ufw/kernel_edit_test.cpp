@@ -358,7 +358,7 @@ TEST(NftMessages, TheDeleteBatchIsBeginDeletesEnd) {
     EXPECT_EQ(deletes[1].handle, 102U);
 }
 
-TEST(NftMessages, TheChainListIsOneDumpOfOneTable) {
+TEST(NftMessages, TheChainListIsOneDumpAndKeepsOnlyTheTablesChains) {
     const auto request = encode_get_chains("filter", 77);
     const auto* message = reinterpret_cast<const nlmsghdr*>(request.data());
     ASSERT_EQ(request.size(), message->nlmsg_len);

@@ -94,6 +94,13 @@ inline constexpr std::array<table_chain, 6> kernel_fact_chains{{{"raw", "PREROUT
 /// or the same cut down to the chains' names and the rules of kernel_fact_chains.
 kernel_facts parse_ip6tables_save(std::string_view text);
 
+/// One table for parse_ip6tables_save, put together from the names of its chains and the
+/// `ip6tables -t TABLE -S CHAIN` listing of each of its kernel_fact_chains that exists (by
+/// chain name): only their `-A` lines are kept.
+std::string
+save_text_from_listings(std::string_view table, const std::vector<std::string>& chains,
+                        const std::map<std::string, std::string, std::less<>>& listings);
+
 /// Compact single-message form for the executor protocol, and back.
 std::string encode_kernel_facts(const kernel_facts& facts);
 std::optional<kernel_facts> decode_kernel_facts(std::string_view text);

@@ -23,7 +23,8 @@ struct file_stamp {
 /// Whether `stamp`, taken at `taken_ns` on the wall clock, can stand for the text read with it:
 /// its last change is more than two ticks of the file clock (`tick_ns`) old, so no later write
 /// can carry the same timestamps. A younger stamp is "racy" (git's word for its index): a write
-/// within the same tick would go unseen.
+/// within the same tick would go unseen. Times in whole seconds count as a file system's that
+/// keeps no finer time: its tick is a second.
 bool stamp_settled(const file_stamp& stamp, std::int64_t taken_ns, std::int64_t tick_ns);
 
 /// A fingerprint of each file's text, keyed by path and valid while the file's stamp is the

@@ -21,6 +21,8 @@ class logger;
 
 namespace dockgate {
 
+struct read_stamps;
+
 class nft_monitor;
 
 struct ufw_settings {
@@ -104,6 +106,8 @@ class ufw_firewall final : public firewall {
     /// 10 s, when it ended).
     bool monitor_ready();
     void start_monitor();
+    /// Keeps the stamps of a read of user6.rules as known_stamp_ when nothing moved during it.
+    void remember_stamp(const read_stamps& stamps);
     /// The version of `files`' texts from their stamps alone, when each is remembered.
     std::optional<std::uint64_t> version_from_stamps(const std::vector<std::string>& files);
     std::string rules6_path() const { return settings_.config_dir + "/user6.rules"; }
@@ -114,6 +118,7 @@ class ufw_firewall final : public firewall {
     std::atomic<write_path> path_{write_path::per_rule};
     std::string known_rules6_;                ///< user6.rules as last verified or written by us
     std::optional<file_stamp> known_stamp_;   ///< its stamp while it is known to hold that text
+    bool known_stamp_settled_ = false;        ///< taken more than two clock ticks after a change
     std::optional<rules_document> known_doc_; ///< known_rules6_ parsed, after our last write
     std::unique_ptr<nft_monitor> monitor_;    ///< with `incremental`, started with the verification
     kernel_handles handles_;
