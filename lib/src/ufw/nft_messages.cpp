@@ -158,19 +158,31 @@ std::string encode_delete_batch(const std::vector<kernel_rule>& rules, std::uint
     return buffer;
 }
 
-std::string encode_get_chains(const std::string& table, std::uint32_t seq) {
-    std::string buffer(256 + table.size(), '\0');
+namespace {
+
+/// One IPv6 nf_tables request of `type` whose only attribute is the string `value` at
+/// `attribute`: a header, the nfgenmsg and one short name fit the buffer well.
+std::string encode_named_request(std::uint16_t type, std::uint16_t flags, std::uint32_t seq,
+                                 std::uint16_t attribute, const std::string& value) {
+    std::string buffer(256 + value.size(), '\0');
     auto* message = mnl_nlmsg_put_header(buffer.data());
-    message->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8U) | NFT_MSG_GETCHAIN;
-    message->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    message->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8U) | type;
+    message->nlmsg_flags = flags;
     message->nlmsg_seq = seq;
     auto* header = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(message, sizeof(nfgenmsg)));
     header->nfgen_family = NFPROTO_IPV6;
     header->version = NFNETLINK_V0;
-    // Kernels may answer with every IPv6 table's chains: decode_chain_name keeps this table's.
-    mnl_attr_put_strz(message, NFTA_CHAIN_TABLE, table.c_str());
+    mnl_attr_put_strz(message, attribute, value.c_str());
     buffer.resize(message->nlmsg_len);
     return buffer;
+}
+
+} // namespace
+
+std::string encode_get_chains(const std::string& table, std::uint32_t seq) {
+    // Kernels may answer with every IPv6 table's chains: decode_chain_name keeps this table's.
+    return encode_named_request(NFT_MSG_GETCHAIN, NLM_F_REQUEST | NLM_F_DUMP, seq, NFTA_CHAIN_TABLE,
+                                table);
 }
 
 std::optional<std::string> decode_chain_name(const nlmsghdr* message, std::string_view table) {
@@ -189,18 +201,8 @@ std::optional<std::string> decode_chain_name(const nlmsghdr* message, std::strin
 }
 
 std::string encode_get_table(const std::string& name, std::uint32_t seq) {
-    // A header, the nfgenmsg and one short name: well within this.
-    std::string buffer(256 + name.size(), '\0');
-    auto* message = mnl_nlmsg_put_header(buffer.data());
-    message->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8U) | NFT_MSG_GETTABLE;
-    message->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-    message->nlmsg_seq = seq;
-    auto* header = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(message, sizeof(nfgenmsg)));
-    header->nfgen_family = NFPROTO_IPV6;
-    header->version = NFNETLINK_V0;
-    mnl_attr_put_strz(message, NFTA_TABLE_NAME, name.c_str());
-    buffer.resize(message->nlmsg_len);
-    return buffer;
+    return encode_named_request(NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK, seq, NFTA_TABLE_NAME,
+                                name);
 }
 
 } // namespace dockgate
